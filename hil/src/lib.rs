@@ -1,0 +1,1 @@
+//! The serial hardware-in-the-loop bridge: not built yet, see issue "Serial HIL bridge".

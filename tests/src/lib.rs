@@ -1,0 +1,1 @@
+//! Cross-crate integration tests: none yet; they arrive with the simulator (see README).
