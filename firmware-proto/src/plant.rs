@@ -29,7 +29,8 @@ pub enum BoardToPlant {
         /// Acceleration and deceleration, counts per second² (> 0).
         acceleration: u32,
     },
-    /// Kind 1. Stop stepping at once; answered by `MoveDone`.
+    /// Kind 1. Stop stepping at once; answered by `MoveDone` if a move was under way (nothing at
+    /// rest).
     MotorStop,
     /// Kind 2. Energise (release the latch) or de-energise (latch engages when closed).
     LockCoil {
