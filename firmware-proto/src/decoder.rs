@@ -182,6 +182,7 @@ mod tests {
             flags: Flags::DATA,
             stream: 1,
             seq,
+            base: 0,
             ack_stream: 0,
             ack: 0,
         };
@@ -202,7 +203,7 @@ mod tests {
 
     #[test]
     fn one_byte_at_a_time() {
-        let bytes = [wire(b"\x01abc", 1), wire(b"", 2), wire(&[0u8; 240], 3)].concat();
+        let bytes = [wire(b"\x01abc", 1), wire(b"", 2), wire(&[0u8; 238], 3)].concat();
         let mut d = Decoder::new();
         let mut got = alloc::vec::Vec::new();
         for b in &bytes {

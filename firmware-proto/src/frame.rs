@@ -2,11 +2,11 @@
 //!
 //! ```text
 //! raw frame (before COBS):
-//!  0        1        2        3        4..6     6        7..9     9..9+n    9+n..13+n
-//! +--------+--------+--------+--------+--------+--------+--------+---------+----------+
-//! |version |channel | flags  | stream |  seq   |ackstrm |  ack   | payload | CRC-32C  |
-//! |  u8    |  u8    |  u8    |  u8    | u16 LE |  u8    | u16 LE | n bytes | u32 LE   |
-//! +--------+--------+--------+--------+--------+--------+--------+---------+----------+
+//!  0       1       2       3       4..6    6..8    8       9..11   11..11+n  11+n..15+n
+//! +-------+-------+-------+-------+-------+-------+-------+-------+---------+----------+
+//! |version|channel| flags |stream |  seq  | base  |ackstrm|  ack  | payload | CRC-32C  |
+//! |  u8   |  u8   |  u8   |  u8   |u16 LE |u16 LE |  u8   |u16 LE | n bytes | u32 LE   |
+//! +-------+-------+-------+-------+-------+-------+-------+-------+---------+----------+
 //! on the wire: COBS(raw frame) 0x00
 //! ```
 //!
@@ -17,11 +17,11 @@
 /// The protocol version this crate speaks; a frame with another version byte is dropped.
 pub const PROTOCOL_VERSION: u8 = 1;
 /// Bytes in the fixed header.
-pub const HEADER_LEN: usize = 9;
+pub const HEADER_LEN: usize = 11;
 /// Bytes in the trailing CRC.
 pub const CRC_LEN: usize = 4;
 /// Largest payload (message kind byte + postcard body) a frame may carry.
-pub const MAX_PAYLOAD: usize = 240;
+pub const MAX_PAYLOAD: usize = 238;
 /// Largest raw frame: header + payload + CRC.
 pub const MAX_FRAME: usize = HEADER_LEN + MAX_PAYLOAD + CRC_LEN;
 /// Largest frame on the wire: COBS adds one byte, plus one per full 254-byte run, then the
@@ -72,11 +72,8 @@ impl Flags {
     pub const DATA: Flags = Flags(0b0000_0001);
     /// `ack_stream` and `ack` are valid: every frame of `ack_stream` before `ack` was received.
     pub const ACK: Flags = Flags(0b0000_0010);
-    /// The sender holds no receive state for the peer's current stream (it has just booted or
-    /// lost it) and asks the peer to start a new stream.
-    pub const RESYNC: Flags = Flags(0b0000_0100);
     /// Bits this version defines; receivers ignore the others, senders send them as zero.
-    pub const KNOWN: Flags = Flags(0b0000_0111);
+    pub const KNOWN: Flags = Flags(0b0000_0011);
 
     /// No flag set.
     pub const fn empty() -> Self {
@@ -118,10 +115,13 @@ pub struct Header {
     pub channel: Channel,
     /// What the frame carries.
     pub flags: Flags,
-    /// The sender's transmit stream id; a new stream starts at `seq` 0.
+    /// The sender's transmit stream id, new at every boot; a stream starts at `seq` 0.
     pub stream: u8,
     /// Sequence number of the message (with [`Flags::DATA`]); the next one to be sent otherwise.
     pub seq: u16,
+    /// The sender's oldest unacknowledged seq when the frame was sent: a receiver that has not
+    /// seen this stream yet starts expecting here.
+    pub base: u16,
     /// The receiver-side stream being acknowledged (with [`Flags::ACK`]).
     pub ack_stream: u8,
     /// Cumulative acknowledgement: the next sequence number expected in `ack_stream`.
@@ -189,8 +189,9 @@ fn write_header(h: &Header, out: &mut [u8]) {
     out[2] = h.flags.bits();
     out[3] = h.stream;
     out[4..6].copy_from_slice(&h.seq.to_le_bytes());
-    out[6] = h.ack_stream;
-    out[7..9].copy_from_slice(&h.ack.to_le_bytes());
+    out[6..8].copy_from_slice(&h.base.to_le_bytes());
+    out[8] = h.ack_stream;
+    out[9..11].copy_from_slice(&h.ack.to_le_bytes());
 }
 
 /// Checks a COBS-decoded raw frame (without delimiter) and splits it into header and payload.
@@ -215,8 +216,9 @@ pub fn parse(raw: &[u8]) -> Result<Frame<'_>, FrameError> {
         flags: Flags::from_bits(body[2]),
         stream: body[3],
         seq: u16::from_le_bytes([body[4], body[5]]),
-        ack_stream: body[6],
-        ack: u16::from_le_bytes([body[7], body[8]]),
+        base: u16::from_le_bytes([body[6], body[7]]),
+        ack_stream: body[8],
+        ack: u16::from_le_bytes([body[9], body[10]]),
     };
     Ok(Frame { header, payload: &body[HEADER_LEN..] })
 }
@@ -231,6 +233,7 @@ mod tests {
             flags: Flags::DATA | Flags::ACK,
             stream: 7,
             seq: 0x1234,
+            base: 0x1230,
             ack_stream: 9,
             ack: 0xBEEF,
         }
@@ -255,7 +258,7 @@ mod tests {
     fn payload_over_the_limit_is_refused() {
         let payload = [0u8; MAX_PAYLOAD + 1];
         let mut out = [0u8; MAX_WIRE];
-        assert_eq!(encode(&header(), &payload, &mut out), Err(FrameError::PayloadTooLarge(241)));
+        assert_eq!(encode(&header(), &payload, &mut out), Err(FrameError::PayloadTooLarge(239)));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //!   and ended by `0x00`. [`decoder::Decoder`] turns a byte stream with any chunking into
 //!   checked frames and counts what it drops.
 //! - [`link::Link`]: reliable, in-order, exactly-once delivery over one channel (sequence
-//!   numbers, cumulative acks, retransmission with backoff, keepalive, resync after a peer
+//!   numbers, cumulative acks, retransmission with backoff, keepalive, recovery from a peer
 //!   restart). Sans-IO: `handle_bytes`/`handle_timeout` in, `poll_transmit`/`poll_event`/
 //!   `poll_timeout` out.
 //! - [`message`]: a payload is a kind byte and a postcard body. The message sets are

@@ -16,10 +16,14 @@
 //!   order, buffers up to [`RX_WINDOW`] frames that arrive early, and re-acks duplicates.
 //! - The oldest unacked frame has a retransmission timer; on expiry every unacked frame is sent
 //!   again and the timeout doubles (up to `rto_max`); progress resets it.
-//! - A receiver adopts a new stream only from its frame `seq` 0. A data frame of an unknown
-//!   stream with another seq (the receiver has just booted) makes the receiver set `RESYNC`;
-//!   a sender whose current stream the peer had acknowledged before then starts a new stream
-//!   (id + 1, seq 0), dropping the messages in flight ([`Event::Resynced`]).
+//! - Every data frame also carries `base`, the sender's oldest unacked seq. A receiver that
+//!   meets a stream id it has not adopted (it has just booted, or the peer has) adopts it and
+//!   expects `base` next ([`Event::PeerRestarted`] when it had adopted another before). A base
+//!   ahead of what the receiver expects (acks from its previous incarnation) moves it forward.
+//!   Delivery is exactly-once within a pair of incarnations; messages in flight when the
+//!   receiver rebooted are delivered to its new incarnation.
+//! - An ack for frames this stream never sent means the peer still knows an earlier stream of
+//!   ours under the same id: the sender moves to the next id and renumbers what is unacked.
 //! - A control frame is sent when nothing was sent for `keepalive`; the link is down
 //!   ([`Event::LinkDown`]) when nothing valid arrived for `dead_after`, and up again with the
 //!   next valid frame.
@@ -83,12 +87,8 @@ pub enum Event {
     LinkUp,
     /// Nothing valid arrived for `dead_after`.
     LinkDown,
-    /// The peer lost our stream (it restarted); a new stream began and the messages that were
-    /// in flight may or may not have reached the peer's previous incarnation.
-    Resynced {
-        /// Messages in flight that were dropped.
-        dropped: usize,
-    },
+    /// The peer's stream id changed: the peer restarted (its unsent messages are gone).
+    PeerRestarted,
 }
 
 /// Why [`Link::send`] refused a message.
@@ -123,12 +123,10 @@ pub struct LinkStats {
     pub duplicates: u64,
     /// Data frames too far ahead to buffer.
     pub out_of_window: u64,
-    /// Data frames of a stream not adopted (dropped; a resync was asked).
-    pub unsynced: u64,
-    /// Acks for frames never sent (the stream was restarted).
+    /// Expected seqs skipped because the peer's base had moved past them.
+    pub skipped: u64,
+    /// Acks for frames never sent (the stream was renumbered under a new id).
     pub bogus_acks: u64,
-    /// Streams restarted at the peer's request.
-    pub resyncs: u64,
     /// Valid frames of another channel ignored.
     pub foreign: u64,
 }
@@ -163,7 +161,6 @@ struct LinkCore {
     resend: Option<usize>,
     rto: Duration,
     rto_deadline: Option<Instant>,
-    tx_confirmed: bool,
     last_tx: Instant,
     keepalive_due: bool,
     // receive side
@@ -171,7 +168,6 @@ struct LinkCore {
     rx_next: u16,
     early: Vec<(u16, Vec<u8>)>,
     ack_due: bool,
-    resync_due: bool,
     last_rx: Option<Instant>,
     up: bool,
     events: VecDeque<Event>,
@@ -278,14 +274,12 @@ impl LinkCore {
             resend: None,
             rto: cfg.rto,
             rto_deadline: None,
-            tx_confirmed: false,
             last_tx: now,
             keepalive_due: false,
             rx_stream: None,
             rx_next: 0,
             early: Vec::new(),
             ack_due: false,
-            resync_due: false,
             last_rx: None,
             up: false,
             events: VecDeque::new(),
@@ -348,8 +342,8 @@ impl LinkCore {
             }
             return self.emit_data(i);
         }
-        // 3. a control frame: ack, resync request or keepalive
-        if self.ack_due || self.resync_due || self.keepalive_due {
+        // 3. a control frame: ack or keepalive
+        if self.ack_due || self.keepalive_due {
             let header = self.header(Flags::empty(), self.next_seq_to_send());
             return self.emit(header, None);
         }
@@ -381,10 +375,8 @@ impl LinkCore {
             }
             None => (0, 0),
         };
-        if self.resync_due {
-            flags.insert(Flags::RESYNC);
-        }
-        Header { channel: self.cfg.channel, flags, stream: self.tx_stream, seq, ack_stream, ack }
+        let base = self.queue.front().map_or(self.next_seq, |p| p.seq);
+        Header { channel: self.cfg.channel, flags, stream: self.tx_stream, seq, base, ack_stream, ack }
     }
 
     fn emit_data(&mut self, i: usize) -> Option<&[u8]> {
@@ -401,7 +393,6 @@ impl LinkCore {
         // Payloads were checked against MAX_PAYLOAD in `send`, so encoding cannot fail.
         let n = frame::encode(&header, payload, &mut self.out).ok()?;
         self.ack_due = false;
-        self.resync_due = false;
         self.keepalive_due = false;
         self.last_tx = self.now;
         self.stats.frames_sent += 1;
@@ -421,19 +412,15 @@ impl LinkCore {
             self.up = true;
             self.events.push_back(Event::LinkUp);
         }
-        if h.flags.contains(Flags::RESYNC) && self.tx_confirmed {
-            self.restart_stream();
-        }
         if h.flags.contains(Flags::ACK) && h.ack_stream == self.tx_stream {
             self.on_ack(h.ack);
         }
         if h.flags.contains(Flags::DATA) {
-            self.on_data(h.stream, h.seq, frame.payload);
+            self.on_data(&h, frame.payload);
         }
     }
 
     fn on_ack(&mut self, ack: u16) {
-        self.tx_confirmed = true;
         let base = self.queue.front().map_or(self.next_seq, |p| p.seq);
         let acked = seq_diff(ack, base);
         if acked <= 0 {
@@ -442,9 +429,9 @@ impl LinkCore {
         let acked = acked as usize;
         if acked > self.in_flight {
             // The peer acknowledges frames this stream never sent: it is talking about an
-            // earlier stream with the same id. Start afresh rather than guess.
+            // earlier stream with the same id.
             self.stats.bogus_acks += 1;
-            self.restart_stream();
+            self.renumber();
             return;
         }
         self.queue.drain(..acked);
@@ -454,51 +441,49 @@ impl LinkCore {
         self.rto_deadline = (self.in_flight > 0).then(|| self.now + self.rto);
     }
 
-    /// Starts a new transmit stream: in-flight messages are dropped, queued ones renumbered.
-    fn restart_stream(&mut self) {
-        let dropped = self.in_flight;
-        self.queue.drain(..dropped);
-        self.in_flight = 0;
-        self.resend = None;
+    /// Moves to the next stream id and renumbers everything unacked from 0.
+    fn renumber(&mut self) {
         self.tx_stream = self.tx_stream.wrapping_add(1);
-        self.tx_confirmed = false;
         for (i, p) in self.queue.iter_mut().enumerate() {
             p.seq = i as u16;
         }
         self.next_seq = self.queue.len() as u16;
-        self.rto = self.cfg.rto;
-        self.rto_deadline = None;
-        self.stats.resyncs += 1;
-        self.events.push_back(Event::Resynced { dropped });
+        self.resend = (self.in_flight > 0).then_some(0);
     }
 
-    fn on_data(&mut self, stream: u8, seq: u16, payload: &[u8]) {
-        if self.rx_stream != Some(stream) {
-            if seq != 0 {
-                self.stats.unsynced += 1;
-                self.resync_due = true;
-                return;
+    fn on_data(&mut self, h: &Header, payload: &[u8]) {
+        if self.rx_stream != Some(h.stream) {
+            if self.rx_stream.is_some() {
+                self.events.push_back(Event::PeerRestarted);
             }
-            self.rx_stream = Some(stream);
-            self.rx_next = 0;
+            self.rx_stream = Some(h.stream);
+            self.rx_next = h.base;
             self.early.clear();
+        } else if seq_diff(h.base, self.rx_next) > 0 {
+            self.stats.skipped += u64::from(h.base.wrapping_sub(self.rx_next));
+            self.rx_next = h.base;
+            let base = h.base;
+            self.early.retain(|(s, _)| seq_diff(*s, base) >= 0);
         }
         self.ack_due = true;
+        let seq = h.seq;
         let ahead = seq_diff(seq, self.rx_next);
         if ahead < 0 {
             self.stats.duplicates += 1;
-        } else if ahead == 0 {
-            self.deliver(payload.to_vec());
-            while let Some(i) = self.early.iter().position(|(s, _)| *s == self.rx_next) {
-                let (_, p) = self.early.swap_remove(i);
-                self.deliver(p);
-            }
         } else if ahead as u16 >= RX_WINDOW {
             self.stats.out_of_window += 1;
-        } else if self.early.iter().any(|(s, _)| *s == seq) {
-            self.stats.duplicates += 1;
+        } else if ahead > 0 {
+            if self.early.iter().any(|(s, _)| *s == seq) {
+                self.stats.duplicates += 1;
+            } else {
+                self.early.push((seq, payload.to_vec()));
+            }
         } else {
-            self.early.push((seq, payload.to_vec()));
+            self.deliver(payload.to_vec());
+        }
+        while let Some(i) = self.early.iter().position(|(s, _)| *s == self.rx_next) {
+            let (_, p) = self.early.swap_remove(i);
+            self.deliver(p);
         }
     }
 
