@@ -102,8 +102,12 @@ pub fn pairing_proof(key: &PairingKey, board_id: u32, challenge: &[u8; 16]) -> [
 /// The secured command and its MAC argument, for a message that is one.
 pub fn secured_parts(message: &HostToBoard) -> Option<(SecuredCommand, u32, &Auth)> {
     match message {
-        HostToBoard::PresentSlot { slot, auth } => Some((SecuredCommand::PresentSlot, u32::from(*slot), auth)),
-        HostToBoard::UnlockDoor { window_ms, auth } => Some((SecuredCommand::UnlockDoor, *window_ms, auth)),
+        HostToBoard::PresentSlot { slot, auth } => {
+            Some((SecuredCommand::PresentSlot, u32::from(*slot), auth))
+        }
+        HostToBoard::UnlockDoor { window_ms, auth } => {
+            Some((SecuredCommand::UnlockDoor, *window_ms, auth))
+        }
         _ => None,
     }
 }
@@ -123,7 +127,11 @@ pub struct CommandSigner {
 impl CommandSigner {
     /// A signer whose next command uses `last_counter + 1`.
     pub fn new(key: PairingKey, board_id: u32, last_counter: u32) -> Self {
-        CommandSigner { key, board_id, counter: last_counter }
+        CommandSigner {
+            key,
+            board_id,
+            counter: last_counter,
+        }
     }
 
     /// The last counter used.
@@ -138,17 +146,26 @@ impl CommandSigner {
 
     fn next(&mut self, command: SecuredCommand, argument: u32) -> Auth {
         self.counter = self.counter.wrapping_add(1);
-        Auth { counter: self.counter, mac: command_mac(&self.key, self.board_id, self.counter, command, argument) }
+        Auth {
+            counter: self.counter,
+            mac: command_mac(&self.key, self.board_id, self.counter, command, argument),
+        }
     }
 
     /// A signed `PresentSlot`.
     pub fn present_slot(&mut self, slot: u8) -> HostToBoard {
-        HostToBoard::PresentSlot { slot, auth: self.next(SecuredCommand::PresentSlot, u32::from(slot)) }
+        HostToBoard::PresentSlot {
+            slot,
+            auth: self.next(SecuredCommand::PresentSlot, u32::from(slot)),
+        }
     }
 
     /// A signed `UnlockDoor`.
     pub fn unlock_door(&mut self, window_ms: u32) -> HostToBoard {
-        HostToBoard::UnlockDoor { window_ms, auth: self.next(SecuredCommand::UnlockDoor, window_ms) }
+        HostToBoard::UnlockDoor {
+            window_ms,
+            auth: self.next(SecuredCommand::UnlockDoor, window_ms),
+        }
     }
 
     /// Whether a board's hello proof matches our key for `challenge`.
@@ -176,10 +193,22 @@ mod tests {
         assert!(verify_command(&KEY, 7, command, arg, auth));
         assert!(!verify_command(&KEY, 7, command, 13, auth), "other slot");
         assert!(!verify_command(&KEY, 8, command, arg, auth), "other board");
-        assert!(!verify_command(&KEY, 7, SecuredCommand::UnlockDoor, arg, auth), "other command");
-        assert!(!verify_command(&PairingKey([0x43; 32]), 7, command, arg, auth), "other key");
-        let bumped = Auth { counter: 2, ..*auth };
-        assert!(!verify_command(&KEY, 7, command, arg, &bumped), "other counter");
+        assert!(
+            !verify_command(&KEY, 7, SecuredCommand::UnlockDoor, arg, auth),
+            "other command"
+        );
+        assert!(
+            !verify_command(&PairingKey([0x43; 32]), 7, command, arg, auth),
+            "other key"
+        );
+        let bumped = Auth {
+            counter: 2,
+            ..*auth
+        };
+        assert!(
+            !verify_command(&KEY, 7, command, arg, &bumped),
+            "other counter"
+        );
     }
 
     #[test]

@@ -39,3 +39,6 @@ pub mod time;
 pub mod types;
 
 pub use time::Instant;
+
+#[cfg(test)]
+mod proptests;

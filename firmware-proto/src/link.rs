@@ -182,7 +182,10 @@ fn seq_diff(a: u16, b: u16) -> i16 {
 impl Link {
     /// A link that starts at `now`, down until the peer is heard.
     pub fn new(cfg: LinkConfig, now: Instant) -> Self {
-        Link { decoder: Decoder::new(), core: LinkCore::new(cfg, now) }
+        Link {
+            decoder: Decoder::new(),
+            core: LinkCore::new(cfg, now),
+        }
     }
 
     /// The configuration in force.
@@ -262,7 +265,11 @@ impl Link {
 
 impl LinkCore {
     fn new(cfg: LinkConfig, now: Instant) -> Self {
-        let cfg = LinkConfig { window: cfg.window.clamp(1, 32), queue: cfg.queue.max(1), ..cfg };
+        let cfg = LinkConfig {
+            window: cfg.window.clamp(1, 32),
+            queue: cfg.queue.max(1),
+            ..cfg
+        };
         LinkCore {
             cfg,
             now,
@@ -295,7 +302,11 @@ impl LinkCore {
         if self.queue.len() >= self.cfg.queue {
             return Err(SendError::QueueFull);
         }
-        let mut p = Pending { seq: self.next_seq, len: payload.len() as u8, payload: [0; MAX_PAYLOAD] };
+        let mut p = Pending {
+            seq: self.next_seq,
+            len: payload.len() as u8,
+            payload: [0; MAX_PAYLOAD],
+        };
         p.payload[..payload.len()].copy_from_slice(payload);
         self.next_seq = self.next_seq.wrapping_add(1);
         self.queue.push_back(p);
@@ -364,7 +375,9 @@ impl LinkCore {
     }
 
     fn next_seq_to_send(&self) -> u16 {
-        self.queue.get(self.in_flight).map_or(self.next_seq, |p| p.seq)
+        self.queue
+            .get(self.in_flight)
+            .map_or(self.next_seq, |p| p.seq)
     }
 
     fn header(&self, mut flags: Flags, seq: u16) -> Header {
@@ -376,7 +389,15 @@ impl LinkCore {
             None => (0, 0),
         };
         let base = self.queue.front().map_or(self.next_seq, |p| p.seq);
-        Header { channel: self.cfg.channel, flags, stream: self.tx_stream, seq, base, ack_stream, ack }
+        Header {
+            channel: self.cfg.channel,
+            flags,
+            stream: self.tx_stream,
+            seq,
+            base,
+            ack_stream,
+            ack,
+        }
     }
 
     fn emit_data(&mut self, i: usize) -> Option<&[u8]> {
@@ -398,7 +419,6 @@ impl LinkCore {
         self.stats.frames_sent += 1;
         Some(&self.out[..n])
     }
-
 
     fn on_frame(&mut self, now: Instant, frame: Frame<'_>) {
         let h = frame.header;

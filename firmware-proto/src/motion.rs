@@ -31,7 +31,13 @@ impl Trapezoid {
         } else {
             (libm::sqrt(a * d), 0.0)
         };
-        Trapezoid { distance: distance as f64, v_peak, accel: a, t_ramp: v_peak / a, t_cruise }
+        Trapezoid {
+            distance: distance as f64,
+            v_peak,
+            accel: a,
+            t_ramp: v_peak / a,
+            t_cruise,
+        }
     }
 
     /// Total time of the move, in seconds.

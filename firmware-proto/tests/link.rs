@@ -23,8 +23,13 @@ struct Faults {
 }
 
 impl Faults {
-    const CLEAN: Faults =
-        Faults { loss: 0.0, corrupt: 0.0, duplicate: 0.0, delay: Duration::from_millis(1), jitter: Duration::ZERO };
+    const CLEAN: Faults = Faults {
+        loss: 0.0,
+        corrupt: 0.0,
+        duplicate: 0.0,
+        delay: Duration::from_millis(1),
+        jitter: Duration::ZERO,
+    };
 }
 
 /// One direction of the wire: chunks in flight keyed by arrival time (and a tiebreak).
@@ -53,7 +58,10 @@ impl Net {
             rng: ChaCha8Rng::seed_from_u64(seed),
             faults,
             now: Instant::ZERO,
-            ends: [Link::new(cfg, Instant::ZERO), Link::new(LinkConfig { stream: 100, ..cfg }, Instant::ZERO)],
+            ends: [
+                Link::new(cfg, Instant::ZERO),
+                Link::new(LinkConfig { stream: 100, ..cfg }, Instant::ZERO),
+            ],
             wires: [Direction::default(), Direction::default()],
             received: [Vec::new(), Vec::new()],
             events: [Vec::new(), Vec::new()],
@@ -72,9 +80,17 @@ impl Net {
                 let i = self.rng.random_range(0..bytes.len());
                 bytes[i] ^= 1 << self.rng.random_range(0..8);
             }
-            let copies = if self.rng.random_bool(f.duplicate) { 2 } else { 1 };
+            let copies = if self.rng.random_bool(f.duplicate) {
+                2
+            } else {
+                1
+            };
             for _ in 0..copies {
-                let jitter = if f.jitter.is_zero() { Duration::ZERO } else { self.rng.random_range(Duration::ZERO..f.jitter) };
+                let jitter = if f.jitter.is_zero() {
+                    Duration::ZERO
+                } else {
+                    self.rng.random_range(Duration::ZERO..f.jitter)
+                };
                 let at = self.now + f.delay + jitter;
                 let w = &mut self.wires[from];
                 w.counter += 1;
@@ -104,8 +120,12 @@ impl Net {
         for e in 0..2 {
             self.transmit(e);
         }
-        let arrival = (0..2).filter_map(|w| self.wires[w].in_flight.keys().next().map(|k| (k.0, w))).min();
-        let timer = (0..2).filter_map(|e| self.ends[e].poll_timeout().map(|t| (t, e))).min();
+        let arrival = (0..2)
+            .filter_map(|w| self.wires[w].in_flight.keys().next().map(|k| (k.0, w)))
+            .min();
+        let timer = (0..2)
+            .filter_map(|e| self.ends[e].poll_timeout().map(|t| (t, e)))
+            .min();
         let next = match (arrival, timer) {
             (Some(a), Some(t)) => a.0.min(t.0),
             (Some(a), None) => a.0,
@@ -154,7 +174,9 @@ impl Net {
                     }
                 }
             }
-            if self.received.iter().all(|r| r.len() as u32 >= count) && self.ends.iter().all(|l| l.queued() == 0) {
+            if self.received.iter().all(|r| r.len() as u32 >= count)
+                && self.ends.iter().all(|l| l.queued() == 0)
+            {
                 return;
             }
             if !self.step(deadline) {
@@ -167,7 +189,10 @@ impl Net {
 fn assert_exactly_once_in_order(net: &Net, count: u32, what: &str) {
     let want: Vec<u32> = (0..count).collect();
     for end in 0..2 {
-        assert_eq!(net.received[end], want, "{what}: end {end} got a different sequence");
+        assert_eq!(
+            net.received[end], want,
+            "{what}: end {end} got a different sequence"
+        );
     }
 }
 
@@ -197,7 +222,10 @@ fn grid_of_fault_rates_delivers_exactly_once_in_order() {
                 let what = format!("loss {loss} corrupt {corrupt} seed {seed}");
                 assert_exactly_once_in_order(&net, 300, &what);
                 if loss + corrupt > 0.0 {
-                    assert!(net.ends[0].stats().retransmits > 0, "{what}: no retransmission");
+                    assert!(
+                        net.ends[0].stats().retransmits > 0,
+                        "{what}: no retransmission"
+                    );
                 }
             }
         }
@@ -252,7 +280,10 @@ fn retransmission_backs_off_while_the_peer_is_away() {
 fn link_goes_down_after_silence_and_up_when_the_peer_returns() {
     let mut net = Net::new(3, Faults::CLEAN);
     net.run_until(Instant::from_millis(2_000));
-    assert!(net.ends[0].is_up() && net.ends[1].is_up(), "keepalives bring both up");
+    assert!(
+        net.ends[0].is_up() && net.ends[1].is_up(),
+        "keepalives bring both up"
+    );
     assert_eq!(net.events[0], [Event::LinkUp]);
     net.cut = true;
     net.run_until(Instant::from_millis(4_000));
@@ -260,7 +291,10 @@ fn link_goes_down_after_silence_and_up_when_the_peer_returns() {
     assert_eq!(net.events[0], [Event::LinkUp, Event::LinkDown]);
     net.cut = false;
     net.run_until(Instant::from_millis(6_000));
-    assert_eq!(net.events[0], [Event::LinkUp, Event::LinkDown, Event::LinkUp]);
+    assert_eq!(
+        net.events[0],
+        [Event::LinkUp, Event::LinkDown, Event::LinkUp]
+    );
 }
 
 #[test]
@@ -275,8 +309,15 @@ fn peer_restart_resyncs_and_later_messages_flow() {
     net.events = [Vec::new(), Vec::new()];
     net.exchange(50, Duration::from_secs(10));
     assert_exactly_once_in_order(&net, 50, "after restart");
-    assert!(net.events[0].contains(&Event::PeerRestarted), "{:?}", net.events[0]);
-    assert!(!net.events[1].contains(&Event::PeerRestarted), "the fresh end had no peer stream");
+    assert!(
+        net.events[0].contains(&Event::PeerRestarted),
+        "{:?}",
+        net.events[0]
+    );
+    assert!(
+        !net.events[1].contains(&Event::PeerRestarted),
+        "the fresh end had no peer stream"
+    );
 }
 
 #[test]
