@@ -31,7 +31,9 @@ pub const MAX_WIRE: usize = MAX_FRAME + MAX_FRAME / 254 + 1 + 1;
 const _: () = assert!(MAX_WIRE == 255);
 
 /// CRC-32C (Castagnoli, reflected, init and xorout `0xFFFF_FFFF`), as iSCSI and SSE4.2 use it.
-pub const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+/// Slice-by-16 tables (16 KiB): four times the speed of the byte-wise table; a board may use
+/// any implementation, the result is the same.
+pub const CRC32C: crc::Crc<u32, crc::Table<16>> = crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
 
 /// Which link a frame belongs to; one serial line may carry both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

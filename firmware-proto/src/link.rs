@@ -315,23 +315,21 @@ impl LinkCore {
 
     fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
-        if let Some(deadline) = self.rto_deadline {
-            if deadline <= now && self.in_flight > 0 {
+        if let Some(deadline) = self.rto_deadline
+            && deadline <= now && self.in_flight > 0 {
                 self.stats.timeouts += 1;
                 self.resend = Some(0);
                 self.rto = (self.rto * 2).min(self.cfg.rto_max);
                 self.rto_deadline = Some(now + self.rto);
             }
-        }
         if self.last_tx + self.cfg.keepalive <= now {
             self.keepalive_due = true;
         }
-        if let Some(last) = self.last_rx {
-            if self.up && last + self.cfg.dead_after <= now {
+        if let Some(last) = self.last_rx
+            && self.up && last + self.cfg.dead_after <= now {
                 self.up = false;
                 self.events.push_back(Event::LinkDown);
             }
-        }
     }
 
     fn poll_transmit(&mut self) -> Option<&[u8]> {
@@ -363,11 +361,10 @@ impl LinkCore {
 
     fn poll_timeout(&self) -> Option<Instant> {
         let mut t = self.last_tx + self.cfg.keepalive;
-        if self.in_flight > 0 {
-            if let Some(d) = self.rto_deadline {
+        if self.in_flight > 0
+            && let Some(d) = self.rto_deadline {
                 t = t.min(d);
             }
-        }
         if let (true, Some(last)) = (self.up, self.last_rx) {
             t = t.min(last + self.cfg.dead_after);
         }

@@ -1,5 +1,7 @@
 //! The reference board firmware against a small in-test plant, in virtual time.
 
+#![allow(clippy::panic, clippy::needless_range_loop)]
+
 mod support;
 
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! The streaming decoder against random bytes and random chunkings.
 
+#![allow(clippy::panic, clippy::needless_range_loop)]
+
 use firmware_proto::decoder::Decoder;
 use firmware_proto::frame::{self, Channel, Flags, Header, MAX_PAYLOAD, MAX_WIRE};
 use proptest::prelude::*;

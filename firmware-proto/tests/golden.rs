@@ -4,6 +4,8 @@
 //! After an intended change of the wire format: `UPDATE_PROTOCOL=1 cargo test -p firmware-proto
 //! --test golden` rewrites the section of PROTOCOL.md, and `cargo insta review` the snapshot.
 
+#![allow(clippy::panic, clippy::needless_range_loop)]
+
 use std::fmt::Write as _;
 
 use firmware_proto::auth::{CommandSigner, PairingKey, pairing_proof};

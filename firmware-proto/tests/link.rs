@@ -1,6 +1,8 @@
 //! Two link ends over a simulated wire with seeded loss, corruption, duplication, reordering
 //! and delay: in-order, exactly-once delivery, resync after a restart, liveness.
 
+#![allow(clippy::panic, clippy::needless_range_loop)]
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

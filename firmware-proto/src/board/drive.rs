@@ -178,12 +178,10 @@ impl Board {
         if let Drive::HomingSearch {
             edge: edge @ None, ..
         } = &mut self.drive
-        {
-            if active {
+            && active {
                 *edge = Some(encoder);
                 self.plant(BoardToPlant::MotorStop);
             }
-        }
     }
 
     pub(super) fn on_move_done(&mut self, encoder: i32) {

@@ -395,11 +395,10 @@ impl Board {
         let changed = self.occupied != Some(occupied);
         self.occupied = Some(occupied);
         // At rest, a change is a key taken or hung; on arrival the presentation reports it.
-        if changed && matches!(self.drive, Drive::Idle) {
-            if let Some(slot) = self.slot_at_rest() {
+        if changed && matches!(self.drive, Drive::Idle)
+            && let Some(slot) = self.slot_at_rest() {
                 self.host(BoardToHost::Occupancy { slot, occupied });
             }
-        }
     }
 
     fn host(&mut self, m: BoardToHost) {

@@ -1,7 +1,6 @@
 //! A small in-test plant and a harness that drives a `Board` against it in virtual time.
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use firmware_proto::Instant;
