@@ -19,7 +19,15 @@ fn sample() -> BoardToHost {
 }
 
 fn header(seq: u16) -> Header {
-    Header { channel: Channel::Host, flags: Flags::DATA | Flags::ACK, stream: 1, seq, base: seq, ack_stream: 2, ack: 7 }
+    Header {
+        channel: Channel::Host,
+        flags: Flags::DATA | Flags::ACK,
+        stream: 1,
+        seq,
+        base: seq,
+        ack_stream: 2,
+        ack: 7,
+    }
 }
 
 fn encode_ours(m: &BoardToHost, seq: u16, out: &mut [u8; MAX_WIRE]) -> usize {

@@ -105,9 +105,7 @@ pub fn secured_parts(message: &HostToBoard) -> Option<(SecuredCommand, u32, &Aut
         HostToBoard::PresentSlot { slot, auth } => {
             Some((SecuredCommand::PresentSlot, u32::from(*slot), auth))
         }
-        HostToBoard::UnlockDoor { window_ms, auth } => {
-            Some((SecuredCommand::UnlockDoor, *window_ms, auth))
-        }
+        HostToBoard::UnlockDoor { window_ms, auth } => Some((SecuredCommand::UnlockDoor, *window_ms, auth)),
         _ => None,
     }
 }
@@ -127,11 +125,7 @@ pub struct CommandSigner {
 impl CommandSigner {
     /// A signer whose next command uses `last_counter + 1`.
     pub fn new(key: PairingKey, board_id: u32, last_counter: u32) -> Self {
-        CommandSigner {
-            key,
-            board_id,
-            counter: last_counter,
-        }
+        CommandSigner { key, board_id, counter: last_counter }
     }
 
     /// The last counter used.
@@ -154,18 +148,12 @@ impl CommandSigner {
 
     /// A signed `PresentSlot`.
     pub fn present_slot(&mut self, slot: u8) -> HostToBoard {
-        HostToBoard::PresentSlot {
-            slot,
-            auth: self.next(SecuredCommand::PresentSlot, u32::from(slot)),
-        }
+        HostToBoard::PresentSlot { slot, auth: self.next(SecuredCommand::PresentSlot, u32::from(slot)) }
     }
 
     /// A signed `UnlockDoor`.
     pub fn unlock_door(&mut self, window_ms: u32) -> HostToBoard {
-        HostToBoard::UnlockDoor {
-            window_ms,
-            auth: self.next(SecuredCommand::UnlockDoor, window_ms),
-        }
+        HostToBoard::UnlockDoor { window_ms, auth: self.next(SecuredCommand::UnlockDoor, window_ms) }
     }
 
     /// Whether a board's hello proof matches our key for `challenge`.
@@ -193,22 +181,10 @@ mod tests {
         assert!(verify_command(&KEY, 7, command, arg, auth));
         assert!(!verify_command(&KEY, 7, command, 13, auth), "other slot");
         assert!(!verify_command(&KEY, 8, command, arg, auth), "other board");
-        assert!(
-            !verify_command(&KEY, 7, SecuredCommand::UnlockDoor, arg, auth),
-            "other command"
-        );
-        assert!(
-            !verify_command(&PairingKey([0x43; 32]), 7, command, arg, auth),
-            "other key"
-        );
-        let bumped = Auth {
-            counter: 2,
-            ..*auth
-        };
-        assert!(
-            !verify_command(&KEY, 7, command, arg, &bumped),
-            "other counter"
-        );
+        assert!(!verify_command(&KEY, 7, SecuredCommand::UnlockDoor, arg, auth), "other command");
+        assert!(!verify_command(&PairingKey([0x43; 32]), 7, command, arg, auth), "other key");
+        let bumped = Auth { counter: 2, ..*auth };
+        assert!(!verify_command(&KEY, 7, command, arg, &bumped), "other counter");
     }
 
     #[test]

@@ -225,10 +225,7 @@ mod tests {
         bytes.extend(wire(b"\x01y", 10));
         let mut d = Decoder::new();
         assert_eq!(seqs(&mut d, &bytes), [10]);
-        assert_eq!(
-            d.stats().bytes_dropped,
-            1000 + wire(b"\x01x", 9).len() as u64
-        );
+        assert_eq!(d.stats().bytes_dropped, 1000 + wire(b"\x01x", 9).len() as u64);
     }
 
     #[test]

@@ -222,10 +222,7 @@ pub fn parse(raw: &[u8]) -> Result<Frame<'_>, FrameError> {
         ack_stream: body[8],
         ack: u16::from_le_bytes([body[9], body[10]]),
     };
-    Ok(Frame {
-        header,
-        payload: &body[HEADER_LEN..],
-    })
+    Ok(Frame { header, payload: &body[HEADER_LEN..] })
 }
 
 #[cfg(test)]
@@ -263,10 +260,7 @@ mod tests {
     fn payload_over_the_limit_is_refused() {
         let payload = [0u8; MAX_PAYLOAD + 1];
         let mut out = [0u8; MAX_WIRE];
-        assert_eq!(
-            encode(&header(), &payload, &mut out),
-            Err(FrameError::PayloadTooLarge(239))
-        );
+        assert_eq!(encode(&header(), &payload, &mut out), Err(FrameError::PayloadTooLarge(239)));
     }
 
     #[test]
@@ -277,11 +271,7 @@ mod tests {
         for i in 0..len {
             let mut raw = out;
             raw[i] ^= 0x10;
-            assert_eq!(
-                parse(&raw[..len]),
-                Err(FrameError::Crc),
-                "bit flip at byte {i}"
-            );
+            assert_eq!(parse(&raw[..len]), Err(FrameError::Crc), "bit flip at byte {i}");
         }
     }
 }

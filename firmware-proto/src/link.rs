@@ -182,10 +182,7 @@ fn seq_diff(a: u16, b: u16) -> i16 {
 impl Link {
     /// A link that starts at `now`, down until the peer is heard.
     pub fn new(cfg: LinkConfig, now: Instant) -> Self {
-        Link {
-            decoder: Decoder::new(),
-            core: LinkCore::new(cfg, now),
-        }
+        Link { decoder: Decoder::new(), core: LinkCore::new(cfg, now) }
     }
 
     /// The configuration in force.
@@ -265,11 +262,7 @@ impl Link {
 
 impl LinkCore {
     fn new(cfg: LinkConfig, now: Instant) -> Self {
-        let cfg = LinkConfig {
-            window: cfg.window.clamp(1, 32),
-            queue: cfg.queue.max(1),
-            ..cfg
-        };
+        let cfg = LinkConfig { window: cfg.window.clamp(1, 32), queue: cfg.queue.max(1), ..cfg };
         LinkCore {
             cfg,
             now,
@@ -302,11 +295,7 @@ impl LinkCore {
         if self.queue.len() >= self.cfg.queue {
             return Err(SendError::QueueFull);
         }
-        let mut p = Pending {
-            seq: self.next_seq,
-            len: payload.len() as u8,
-            payload: [0; MAX_PAYLOAD],
-        };
+        let mut p = Pending { seq: self.next_seq, len: payload.len() as u8, payload: [0; MAX_PAYLOAD] };
         p.payload[..payload.len()].copy_from_slice(payload);
         self.next_seq = self.next_seq.wrapping_add(1);
         self.queue.push_back(p);
@@ -316,20 +305,24 @@ impl LinkCore {
     fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
         if let Some(deadline) = self.rto_deadline
-            && deadline <= now && self.in_flight > 0 {
-                self.stats.timeouts += 1;
-                self.resend = Some(0);
-                self.rto = (self.rto * 2).min(self.cfg.rto_max);
-                self.rto_deadline = Some(now + self.rto);
-            }
+            && deadline <= now
+            && self.in_flight > 0
+        {
+            self.stats.timeouts += 1;
+            self.resend = Some(0);
+            self.rto = (self.rto * 2).min(self.cfg.rto_max);
+            self.rto_deadline = Some(now + self.rto);
+        }
         if self.last_tx + self.cfg.keepalive <= now {
             self.keepalive_due = true;
         }
         if let Some(last) = self.last_rx
-            && self.up && last + self.cfg.dead_after <= now {
-                self.up = false;
-                self.events.push_back(Event::LinkDown);
-            }
+            && self.up
+            && last + self.cfg.dead_after <= now
+        {
+            self.up = false;
+            self.events.push_back(Event::LinkDown);
+        }
     }
 
     fn poll_transmit(&mut self) -> Option<&[u8]> {
@@ -362,9 +355,10 @@ impl LinkCore {
     fn poll_timeout(&self) -> Option<Instant> {
         let mut t = self.last_tx + self.cfg.keepalive;
         if self.in_flight > 0
-            && let Some(d) = self.rto_deadline {
-                t = t.min(d);
-            }
+            && let Some(d) = self.rto_deadline
+        {
+            t = t.min(d);
+        }
         if let (true, Some(last)) = (self.up, self.last_rx) {
             t = t.min(last + self.cfg.dead_after);
         }
@@ -372,9 +366,7 @@ impl LinkCore {
     }
 
     fn next_seq_to_send(&self) -> u16 {
-        self.queue
-            .get(self.in_flight)
-            .map_or(self.next_seq, |p| p.seq)
+        self.queue.get(self.in_flight).map_or(self.next_seq, |p| p.seq)
     }
 
     fn header(&self, mut flags: Flags, seq: u16) -> Header {
@@ -386,15 +378,7 @@ impl LinkCore {
             None => (0, 0),
         };
         let base = self.queue.front().map_or(self.next_seq, |p| p.seq);
-        Header {
-            channel: self.cfg.channel,
-            flags,
-            stream: self.tx_stream,
-            seq,
-            base,
-            ack_stream,
-            ack,
-        }
+        Header { channel: self.cfg.channel, flags, stream: self.tx_stream, seq, base, ack_stream, ack }
     }
 
     fn emit_data(&mut self, i: usize) -> Option<&[u8]> {

@@ -58,9 +58,7 @@ pub type PayloadBuf = [u8; MAX_PAYLOAD];
 
 /// Encodes `message` into `out`, returning the payload length.
 pub fn encode<M: Message>(message: &M, out: &mut PayloadBuf) -> Result<usize, MessageError> {
-    postcard::to_slice(message, out)
-        .map(|s| s.len())
-        .map_err(|_| MessageError::TooLarge)
+    postcard::to_slice(message, out).map(|s| s.len()).map_err(|_| MessageError::TooLarge)
 }
 
 /// Encodes `message` into a new vector.
@@ -76,9 +74,7 @@ pub fn decode<M: Message>(payload: &[u8]) -> Result<Decoded<M>, MessageError> {
     if kind >= M::KINDS {
         return Ok(Decoded::Unknown { kind });
     }
-    postcard::from_bytes(payload)
-        .map(Decoded::Known)
-        .map_err(|_| MessageError::Malformed { kind })
+    postcard::from_bytes(payload).map(Decoded::Known).map_err(|_| MessageError::Malformed { kind })
 }
 
 /// Implements [`Message`] for an enum from its variants in wire order.

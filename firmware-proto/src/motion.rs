@@ -26,18 +26,9 @@ impl Trapezoid {
         let v = f64::from(max_velocity.max(1));
         let a = f64::from(acceleration.max(1));
         let ramp_distance = v * v / a; // both ramps together at full speed
-        let (v_peak, t_cruise) = if d >= ramp_distance {
-            (v, (d - ramp_distance) / v)
-        } else {
-            (libm::sqrt(a * d), 0.0)
-        };
-        Trapezoid {
-            distance: distance as f64,
-            v_peak,
-            accel: a,
-            t_ramp: v_peak / a,
-            t_cruise,
-        }
+        let (v_peak, t_cruise) =
+            if d >= ramp_distance { (v, (d - ramp_distance) / v) } else { (libm::sqrt(a * d), 0.0) };
+        Trapezoid { distance: distance as f64, v_peak, accel: a, t_ramp: v_peak / a, t_cruise }
     }
 
     /// Total time of the move, in seconds.

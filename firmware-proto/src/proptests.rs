@@ -12,10 +12,7 @@ fn round_trip<M: Message + PartialEq + Clone>(m: &M, tail: &[u8]) -> Result<(), 
     let mut payload = message::encode_vec(m).map_err(|e| TestCaseError::fail(format!("{e}")))?;
     prop_assert_eq!(payload[0], m.kind(), "kind byte is the variant index");
     prop_assert!(m.kind() < M::KINDS);
-    prop_assert_eq!(
-        message::decode::<M>(&payload),
-        Ok(Decoded::Known(m.clone()))
-    );
+    prop_assert_eq!(message::decode::<M>(&payload), Ok(Decoded::Known(m.clone())));
     // Through a frame and the streaming decoder.
     let header = Header {
         channel: Channel::Host,
@@ -27,21 +24,14 @@ fn round_trip<M: Message + PartialEq + Clone>(m: &M, tail: &[u8]) -> Result<(), 
         ack: 0,
     };
     let mut wire = [0u8; frame::MAX_WIRE];
-    let n = frame::encode(&header, &payload, &mut wire)
-        .map_err(|e| TestCaseError::fail(format!("{e}")))?;
+    let n = frame::encode(&header, &payload, &mut wire).map_err(|e| TestCaseError::fail(format!("{e}")))?;
     let mut input = &wire[..n];
     let mut decoder = Decoder::new();
-    let got = decoder
-        .feed(&mut input)
-        .and_then(Result::ok)
-        .map(|f| f.payload.to_vec());
+    let got = decoder.feed(&mut input).and_then(Result::ok).map(|f| f.payload.to_vec());
     prop_assert_eq!(got.as_deref(), Some(&payload[..]));
     // Fields appended by a newer peer are ignored.
     payload.extend_from_slice(tail);
-    prop_assert_eq!(
-        message::decode::<M>(&payload),
-        Ok(Decoded::Known(m.clone()))
-    );
+    prop_assert_eq!(message::decode::<M>(&payload), Ok(Decoded::Known(m.clone())));
     Ok(())
 }
 
@@ -89,12 +79,5 @@ fn kinds_count_every_variant() {
     assert_eq!(BoardToPlant::KINDS, 8);
     assert_eq!(PlantToBoard::KINDS, 10);
     assert_eq!(HostToBoard::Ping { nonce: 1 }.kind(), 9);
-    assert_eq!(
-        BoardToHost::Rejected {
-            command: 0,
-            reason: crate::types::Rejection::Busy
-        }
-        .kind(),
-        18
-    );
+    assert_eq!(BoardToHost::Rejected { command: 0, reason: crate::types::Rejection::Busy }.kind(), 18);
 }

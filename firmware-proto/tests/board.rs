@@ -18,20 +18,10 @@ fn homes_at_power_up() {
     let mut rig = Rig::new(1234.0);
     rig.run_for(Duration::from_secs(20));
     let reports = rig.reports();
-    assert!(
-        matches!(reports[0], BoardToHost::Booted { .. }),
-        "{reports:?}"
-    );
-    assert!(
-        reports.contains(&BoardToHost::Homed { slot: 0 }),
-        "{reports:?}"
-    );
+    assert!(matches!(reports[0], BoardToHost::Booted { .. }), "{reports:?}");
+    assert!(reports.contains(&BoardToHost::Homed { slot: 0 }), "{reports:?}");
     assert_eq!(rig.plant.window_slot(), 0);
-    assert!(
-        (rig.plant.position() - 6000.0).abs() <= 4.0,
-        "at {}",
-        rig.plant.position()
-    );
+    assert!((rig.plant.position() - 6000.0).abs() <= 4.0, "at {}", rig.plant.position());
     let status = rig.board.status();
     assert!(status.homed);
     assert_eq!(status.slot, Some(0));
@@ -42,43 +32,20 @@ fn presents_every_slot_the_shorter_way() {
     let mut rig = Rig::homed();
     let mut here: i64 = 0;
     // Every slot from 0, then a walk that crosses the wrap-around both ways.
-    let walk: Vec<u8> = (0..30)
-        .flat_map(|s| [s, 0])
-        .chain([3, 28, 1, 16, 2, 17, 29, 0])
-        .collect();
+    let walk: Vec<u8> = (0..30).flat_map(|s| [s, 0]).chain([3, 28, 1, 16, 2, 17, 29, 0]).collect();
     for slot in walk {
         rig.plant.moves.clear();
         rig.host_log.clear();
         let cmd = rig.signer.present_slot(slot);
         rig.send(cmd);
         rig.run_for(Duration::from_secs(5));
-        assert_eq!(
-            rig.reports(),
-            [BoardToHost::SlotPresented {
-                slot,
-                occupied: true
-            }],
-            "to slot {slot}"
-        );
+        assert_eq!(rig.reports(), [BoardToHost::SlotPresented { slot, occupied: true }], "to slot {slot}");
         assert_eq!(rig.plant.window_slot(), usize::from(slot));
         let forward = (i64::from(slot) - here).rem_euclid(30);
         let expected_slots = if forward > 15 { forward - 30 } else { forward };
-        let travelled: i64 = rig
-            .plant
-            .moves
-            .iter()
-            .map(|(from, to)| i64::from(to - from))
-            .sum();
-        assert_eq!(
-            travelled,
-            expected_slots * 200,
-            "{here} -> {slot} moved {travelled} counts"
-        );
-        assert!(
-            rig.plant.moves.len() <= 1,
-            "one move, no corrections: {:?}",
-            rig.plant.moves
-        );
+        let travelled: i64 = rig.plant.moves.iter().map(|(from, to)| i64::from(to - from)).sum();
+        assert_eq!(travelled, expected_slots * 200, "{here} -> {slot} moved {travelled} counts");
+        assert!(rig.plant.moves.len() <= 1, "one move, no corrections: {:?}", rig.plant.moves);
         here = i64::from(slot);
     }
 }
@@ -86,10 +53,7 @@ fn presents_every_slot_the_shorter_way() {
 #[test]
 fn stall_mid_rotation_rehomes_and_completes_the_presentation() {
     let mut rig = Rig::homed();
-    rig.plant.stall = Stall::Moves {
-        n: 1,
-        counts: 700.0,
-    };
+    rig.plant.stall = Stall::Moves { n: 1, counts: 700.0 };
     let cmd = rig.signer.present_slot(10);
     rig.send(cmd);
     rig.run_for(Duration::from_secs(30));
@@ -97,23 +61,12 @@ fn stall_mid_rotation_rehomes_and_completes_the_presentation() {
     assert!(
         matches!(
             reports[0],
-            BoardToHost::MotorFault {
-                fault: MotorFault::Stall {
-                    expected: 8000,
-                    encoder: 6700
-                }
-            }
+            BoardToHost::MotorFault { fault: MotorFault::Stall { expected: 8000, encoder: 6700 } }
         ),
         "{reports:?}"
     );
     assert_eq!(reports[1], BoardToHost::Homed { slot: 0 });
-    assert_eq!(
-        reports[2],
-        BoardToHost::SlotPresented {
-            slot: 10,
-            occupied: true
-        }
-    );
+    assert_eq!(reports[2], BoardToHost::SlotPresented { slot: 10, occupied: true });
     assert_eq!(reports.len(), 3);
     assert_eq!(rig.plant.window_slot(), 10);
 }
@@ -126,28 +79,9 @@ fn persistent_stall_fails_the_presentation_and_reports_the_fault() {
     rig.send(cmd);
     rig.run_for(Duration::from_secs(60));
     let reports = rig.reports();
-    assert!(
-        matches!(
-            reports[0],
-            BoardToHost::MotorFault {
-                fault: MotorFault::Stall { .. }
-            }
-        ),
-        "{reports:?}"
-    );
-    assert_eq!(
-        reports[1],
-        BoardToHost::MotorFault {
-            fault: MotorFault::HomingFailed
-        }
-    );
-    assert_eq!(
-        reports[2],
-        BoardToHost::PresentFailed {
-            slot: 10,
-            fault: MotorFault::HomingFailed
-        }
-    );
+    assert!(matches!(reports[0], BoardToHost::MotorFault { fault: MotorFault::Stall { .. } }), "{reports:?}");
+    assert_eq!(reports[1], BoardToHost::MotorFault { fault: MotorFault::HomingFailed });
+    assert_eq!(reports[2], BoardToHost::PresentFailed { slot: 10, fault: MotorFault::HomingFailed });
     assert_eq!(reports.len(), 3);
     assert!(!rig.board.status().homed);
     // Nothing was unlocked and a new presentation starts with a homing run.
@@ -159,39 +93,19 @@ fn persistent_stall_fails_the_presentation_and_reports_the_fault() {
     rig.run_for(Duration::from_secs(30));
     assert_eq!(
         rig.reports(),
-        [
-            BoardToHost::Homed { slot: 0 },
-            BoardToHost::SlotPresented {
-                slot: 4,
-                occupied: true
-            }
-        ]
+        [BoardToHost::Homed { slot: 0 }, BoardToHost::SlotPresented { slot: 4, occupied: true }]
     );
 }
 
 #[test]
 fn small_position_error_is_corrected_not_a_stall() {
     let mut rig = Rig::homed();
-    rig.plant.stall = Stall::Moves {
-        n: 1,
-        counts: 380.0,
-    }; // 20 counts short of 2 slots
+    rig.plant.stall = Stall::Moves { n: 1, counts: 380.0 }; // 20 counts short of 2 slots
     let cmd = rig.signer.present_slot(2);
     rig.send(cmd);
     rig.run_for(Duration::from_secs(5));
-    assert_eq!(
-        rig.reports(),
-        [BoardToHost::SlotPresented {
-            slot: 2,
-            occupied: true
-        }]
-    );
-    assert_eq!(
-        rig.plant.moves.len(),
-        2,
-        "a corrective move: {:?}",
-        rig.plant.moves
-    );
+    assert_eq!(rig.reports(), [BoardToHost::SlotPresented { slot: 2, occupied: true }]);
+    assert_eq!(rig.plant.moves.len(), 2, "a corrective move: {:?}", rig.plant.moves);
 }
 
 #[test]
@@ -201,18 +115,9 @@ fn unlock_window_expires_and_relocks() {
     rig.send(cmd);
     assert!(rig.plant.coil, "latch released");
     rig.run_for(Duration::from_millis(4_999));
-    assert_eq!(
-        rig.reports(),
-        [BoardToHost::DoorUnlocked { window_ms: 5_000 }]
-    );
+    assert_eq!(rig.reports(), [BoardToHost::DoorUnlocked { window_ms: 5_000 }]);
     rig.run_for(Duration::from_millis(1));
-    assert_eq!(
-        rig.reports(),
-        [
-            BoardToHost::DoorUnlocked { window_ms: 5_000 },
-            BoardToHost::UnlockExpired
-        ]
-    );
+    assert_eq!(rig.reports(), [BoardToHost::DoorUnlocked { window_ms: 5_000 }, BoardToHost::UnlockExpired]);
     assert!(!rig.plant.coil, "latch engaged again");
     assert_eq!(rig.board.status().door, DoorState::Locked);
 }
@@ -242,24 +147,12 @@ fn take_a_key_through_the_door() {
     assert_eq!(
         rig.reports(),
         [
-            BoardToHost::SlotPresented {
-                slot: 7,
-                occupied: true
-            },
+            BoardToHost::SlotPresented { slot: 7, occupied: true },
             BoardToHost::DoorUnlocked { window_ms: 10_000 },
             BoardToHost::DoorOpened,
-            BoardToHost::TagRead {
-                slot: Some(7),
-                tag: Some(TagId(0xA007))
-            },
-            BoardToHost::Occupancy {
-                slot: 7,
-                occupied: false
-            },
-            BoardToHost::TagRead {
-                slot: Some(7),
-                tag: None
-            },
+            BoardToHost::TagRead { slot: Some(7), tag: Some(TagId(0xA007)) },
+            BoardToHost::Occupancy { slot: 7, occupied: false },
+            BoardToHost::TagRead { slot: Some(7), tag: None },
             BoardToHost::DoorClosed,
         ]
     );
@@ -270,45 +163,31 @@ fn take_a_key_through_the_door() {
 fn forced_door_is_reported_and_blocks_rotation() {
     let mut rig = Rig::homed();
     let now = rig.now;
-    assert!(
-        !rig.plant.open_door(now, false),
-        "latched door does not open"
-    );
+    assert!(!rig.plant.open_door(now, false), "latched door does not open");
     assert!(rig.plant.open_door(now, true));
     rig.run_for(Duration::from_millis(10));
     assert_eq!(rig.reports(), [BoardToHost::DoorForced]);
     let cmd = rig.signer.present_slot(3);
     rig.send(cmd);
-    assert!(
-        rig.saw(|m| matches!(m, BoardToHost::Rejected { command: 2, .. })),
-        "{:?}",
-        rig.reports()
-    );
+    assert!(rig.saw(|m| matches!(m, BoardToHost::Rejected { command: 2, .. })), "{:?}", rig.reports());
     assert!(rig.plant.moves.is_empty());
 }
 
 fn count_tamper(rig: &Rig) -> usize {
-    rig.reports()
-        .iter()
-        .filter(|m| matches!(m, BoardToHost::Tamper { .. }))
-        .count()
+    rig.reports().iter().filter(|m| matches!(m, BoardToHost::Tamper { .. })).count()
 }
 
 #[test]
 fn forged_mac_is_refused_and_reported() {
     let mut rig = Rig::homed();
-    let mut forger =
-        CommandSigner::new(firmware_proto::auth::PairingKey([0x11; 32]), BOARD_ID, 100);
+    let mut forger = CommandSigner::new(firmware_proto::auth::PairingKey([0x11; 32]), BOARD_ID, 100);
     let forged = forger.unlock_door(30_000);
     rig.send(forged);
     rig.run_for(Duration::from_millis(10));
     assert_eq!(
         rig.reports(),
         [BoardToHost::Tamper {
-            source: TamperSource::BadMac {
-                command: SecuredCommand::UnlockDoor,
-                counter: 101
-            }
+            source: TamperSource::BadMac { command: SecuredCommand::UnlockDoor, counter: 101 }
         }]
     );
     assert!(!rig.plant.coil, "door stays locked");
@@ -331,21 +210,12 @@ fn replayed_counter_is_refused_and_reported() {
     assert_eq!(
         rig.reports(),
         [
-            BoardToHost::SlotPresented {
-                slot: 5,
-                occupied: true
+            BoardToHost::SlotPresented { slot: 5, occupied: true },
+            BoardToHost::Tamper {
+                source: TamperSource::Replay { command: SecuredCommand::PresentSlot, counter: 1 }
             },
             BoardToHost::Tamper {
-                source: TamperSource::Replay {
-                    command: SecuredCommand::PresentSlot,
-                    counter: 1
-                }
-            },
-            BoardToHost::Tamper {
-                source: TamperSource::Replay {
-                    command: SecuredCommand::UnlockDoor,
-                    counter: 1
-                }
+                source: TamperSource::Replay { command: SecuredCommand::UnlockDoor, counter: 1 }
             },
         ]
     );
@@ -368,21 +238,11 @@ fn every_flipped_byte_of_a_signed_unlock_is_refused() {
             rig.send(msg.clone());
             rig.run_for(Duration::from_millis(10));
             let reports = rig.reports();
-            let secured = matches!(
-                msg,
-                HostToBoard::UnlockDoor { .. } | HostToBoard::PresentSlot { .. }
-            );
+            let secured = matches!(msg, HostToBoard::UnlockDoor { .. } | HostToBoard::PresentSlot { .. });
             if secured {
-                assert_eq!(
-                    count_tamper(&rig),
-                    1,
-                    "byte {i} bit {bit}: {msg:?} gave {reports:?}"
-                );
+                assert_eq!(count_tamper(&rig), 1, "byte {i} bit {bit}: {msg:?} gave {reports:?}");
             }
-            assert!(
-                !rig.plant.coil,
-                "byte {i} bit {bit}: {msg:?} unlocked the door"
-            );
+            assert!(!rig.plant.coil, "byte {i} bit {bit}: {msg:?} unlocked the door");
         }
     }
 }
@@ -390,13 +250,7 @@ fn every_flipped_byte_of_a_signed_unlock_is_refused() {
 #[test]
 fn secured_command_without_valid_auth_never_moves_the_carousel() {
     let mut rig = Rig::homed();
-    rig.send(HostToBoard::PresentSlot {
-        slot: 9,
-        auth: Auth {
-            counter: 99,
-            mac: [0; 16],
-        },
-    });
+    rig.send(HostToBoard::PresentSlot { slot: 9, auth: Auth { counter: 99, mac: [0; 16] } });
     rig.run_for(Duration::from_secs(3));
     assert!(rig.plant.moves.is_empty());
     assert_eq!(count_tamper(&rig), 1);
@@ -406,17 +260,11 @@ fn secured_command_without_valid_auth_never_moves_the_carousel() {
 fn lockstep_clock_is_acknowledged_with_the_next_deadline() {
     let mut rig = Rig::homed();
     let now = rig.now;
-    rig.board.handle_plant(
-        now,
-        PlantToBoard::ClockJump {
-            now_us: now.as_micros(),
-        },
-    );
+    rig.board.handle_plant(now, PlantToBoard::ClockJump { now_us: now.as_micros() });
     let ack = std::iter::from_fn(|| rig.board.poll_output()).find_map(|o| match o {
-        firmware_proto::board::BoardOutput::Plant(BoardToPlant::ClockAck {
-            now_us,
-            next_deadline_us,
-        }) => Some((now_us, next_deadline_us)),
+        firmware_proto::board::BoardOutput::Plant(BoardToPlant::ClockAck { now_us, next_deadline_us }) => {
+            Some((now_us, next_deadline_us))
+        }
         _ => None,
     });
     let (now_us, next) = ack.expect("a ClockAck");
@@ -430,11 +278,7 @@ fn heartbeat_every_two_seconds() {
     let mut rig = Rig::homed();
     rig.host_log.clear();
     rig.run_for(Duration::from_secs(10));
-    let beats = rig
-        .host_log
-        .iter()
-        .filter(|(_, m)| matches!(m, BoardToHost::Heartbeat { .. }))
-        .count();
+    let beats = rig.host_log.iter().filter(|(_, m)| matches!(m, BoardToHost::Heartbeat { .. })).count();
     assert_eq!(beats, 5);
 }
 

@@ -27,11 +27,7 @@ fn key() -> PairingKey {
 const BOARD_ID: u32 = 0x0B0A_0001;
 
 fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
 }
 
 struct Vector {
@@ -46,24 +42,11 @@ fn data(channel: Channel, seq: u16, ack: Option<(u8, u16)>) -> Header {
         Some(a) => (Flags::DATA | Flags::ACK, a),
         None => (Flags::DATA, (0, 0)),
     };
-    Header {
-        channel,
-        flags,
-        stream: 0x11,
-        seq,
-        base: seq,
-        ack_stream,
-        ack,
-    }
+    Header { channel, flags, stream: 0x11, seq, base: seq, ack_stream, ack }
 }
 
 fn vector<M: Message>(title: &'static str, header: Header, m: &M) -> Vector {
-    Vector {
-        title,
-        header,
-        payload: message::encode_vec(m).expect("encodes"),
-        message: format!("{m:?}"),
-    }
+    Vector { title, header, payload: message::encode_vec(m).expect("encodes"), message: format!("{m:?}") }
 }
 
 fn vectors() -> Vec<Vector> {
@@ -72,115 +55,68 @@ fn vectors() -> Vec<Vector> {
     let present = signer.present_slot(12);
     let unlock = signer.unlock_door(15_000);
     vec![
-        vector(
-            "Host hello",
-            data(Channel::Host, 0, None),
-            &HostToBoard::Hello {
-                protocol: 1,
-                challenge,
-            },
-        ),
+        vector("Host hello", data(Channel::Host, 0, None), &HostToBoard::Hello { protocol: 1, challenge }),
         vector(
             "Board hello, with the pairing proof over that challenge",
             data(Channel::Host, 1, Some((0x22, 1))),
             &BoardToHost::Hello {
                 protocol: 1,
                 board_id: BOARD_ID,
-                firmware: FirmwareVersion {
-                    major: 1,
-                    minor: 0,
-                    patch: 0,
-                },
+                firmware: FirmwareVersion { major: 1, minor: 0, patch: 0 },
                 slot_count: 30,
                 capabilities: Capabilities::REFERENCE,
                 last_counter: 41,
                 proof: pairing_proof(&key(), BOARD_ID, &challenge),
             },
         ),
-        vector(
-            "PresentSlot 12, counter 42, MAC'd",
-            data(Channel::Host, 1, Some((0x22, 2))),
-            &present,
-        ),
-        vector(
-            "UnlockDoor 15 s, counter 43, MAC'd",
-            data(Channel::Host, 2, Some((0x22, 2))),
-            &unlock,
-        ),
+        vector("PresentSlot 12, counter 42, MAC'd", data(Channel::Host, 1, Some((0x22, 2))), &present),
+        vector("UnlockDoor 15 s, counter 43, MAC'd", data(Channel::Host, 2, Some((0x22, 2))), &unlock),
         vector(
             "SlotPresented 12, occupied",
             data(Channel::Host, 2, Some((0x11, 3))),
-            &BoardToHost::SlotPresented {
-                slot: 12,
-                occupied: true,
-            },
+            &BoardToHost::SlotPresented { slot: 12, occupied: true },
         ),
         vector(
             "TagRead at slot 12: tag 04A1B2C3",
             data(Channel::Host, 3, Some((0x11, 3))),
-            &BoardToHost::TagRead {
-                slot: Some(12),
-                tag: Some(TagId(0x04A1_B2C3)),
-            },
+            &BoardToHost::TagRead { slot: Some(12), tag: Some(TagId(0x04A1_B2C3)) },
         ),
         vector(
             "MotorFault: stall",
             data(Channel::Host, 4, Some((0x11, 3))),
-            &BoardToHost::MotorFault {
-                fault: MotorFault::Stall {
-                    expected: 8000,
-                    encoder: 6700,
-                },
-            },
+            &BoardToHost::MotorFault { fault: MotorFault::Stall { expected: 8000, encoder: 6700 } },
         ),
         vector(
             "Tamper: replayed UnlockDoor, counter 43",
             data(Channel::Host, 5, Some((0x11, 3))),
             &BoardToHost::Tamper {
-                source: TamperSource::Replay {
-                    command: SecuredCommand::UnlockDoor,
-                    counter: 43,
-                },
+                source: TamperSource::Replay { command: SecuredCommand::UnlockDoor, counter: 43 },
             },
         ),
         vector(
             "ShowText \"Take key 12\"",
             data(Channel::Host, 3, Some((0x22, 6))),
-            &HostToBoard::ShowText {
-                text: "Take key 12".into(),
-            },
+            &HostToBoard::ShowText { text: "Take key 12".into() },
         ),
         vector(
             "Plant: MotorMove to 8000 at 2000 counts/s, 4000 counts/s²",
             data(Channel::Plant, 0, None),
-            &BoardToPlant::MotorMove {
-                target: 8000,
-                max_velocity: 2000,
-                acceleration: 4000,
-            },
+            &BoardToPlant::MotorMove { target: 8000, max_velocity: 2000, acceleration: 4000 },
         ),
         vector(
             "Plant: home sensor active at encoder 6000",
             data(Channel::Plant, 7, Some((0x11, 1))),
-            &PlantToBoard::HomeSensor {
-                active: true,
-                encoder: 6000,
-            },
+            &PlantToBoard::HomeSensor { active: true, encoder: 6000 },
         ),
         vector(
             "Plant: lockstep ClockJump to 3600 s",
             data(Channel::Plant, 8, Some((0x11, 1))),
-            &PlantToBoard::ClockJump {
-                now_us: 3_600_000_000,
-            },
+            &PlantToBoard::ClockJump { now_us: 3_600_000_000 },
         ),
         vector(
             "Plant: ClockAck, next deadline 3601.5 s",
             data(Channel::Plant, 1, Some((0x22, 9))),
-            &BoardToPlant::ClockAck {
-                now_us: 3_600_000_000,
-                next_deadline_us: Some(3_601_500_000),
-            },
+            &BoardToPlant::ClockAck { now_us: 3_600_000_000, next_deadline_us: Some(3_601_500_000) },
         ),
         Vector {
             title: "Control frame: ack only (no payload)",
@@ -202,12 +138,7 @@ fn vectors() -> Vec<Vector> {
 fn render() -> String {
     let mut out = String::new();
     let k = key();
-    writeln!(
-        out,
-        "Pairing key: `{}`; board id `0x{BOARD_ID:08X}`.\n",
-        hex(&k.0)
-    )
-    .ok();
+    writeln!(out, "Pairing key: `{}`; board id `0x{BOARD_ID:08X}`.\n", hex(&k.0)).ok();
     for (i, v) in vectors().iter().enumerate() {
         let mut wire = [0u8; MAX_WIRE];
         let n = frame::encode(&v.header, &v.payload, &mut wire).expect("encodes");
@@ -227,16 +158,8 @@ fn render() -> String {
             h.ack
         )
         .ok();
-        writeln!(
-            out,
-            "payload: {}",
-            if v.payload.is_empty() {
-                "(empty)".into()
-            } else {
-                hex(&v.payload)
-            }
-        )
-        .ok();
+        writeln!(out, "payload: {}", if v.payload.is_empty() { "(empty)".into() } else { hex(&v.payload) })
+            .ok();
         writeln!(out, "wire:    {}", hex(&wire[..n])).ok();
         writeln!(out, "```\n").ok();
     }

@@ -82,11 +82,7 @@ impl Net {
                 let i = self.rng.random_range(0..bytes.len());
                 bytes[i] ^= 1 << self.rng.random_range(0..8);
             }
-            let copies = if self.rng.random_bool(f.duplicate) {
-                2
-            } else {
-                1
-            };
+            let copies = if self.rng.random_bool(f.duplicate) { 2 } else { 1 };
             for _ in 0..copies {
                 let jitter = if f.jitter.is_zero() {
                     Duration::ZERO
@@ -122,12 +118,8 @@ impl Net {
         for e in 0..2 {
             self.transmit(e);
         }
-        let arrival = (0..2)
-            .filter_map(|w| self.wires[w].in_flight.keys().next().map(|k| (k.0, w)))
-            .min();
-        let timer = (0..2)
-            .filter_map(|e| self.ends[e].poll_timeout().map(|t| (t, e)))
-            .min();
+        let arrival = (0..2).filter_map(|w| self.wires[w].in_flight.keys().next().map(|k| (k.0, w))).min();
+        let timer = (0..2).filter_map(|e| self.ends[e].poll_timeout().map(|t| (t, e))).min();
         let next = match (arrival, timer) {
             (Some(a), Some(t)) => a.0.min(t.0),
             (Some(a), None) => a.0,
@@ -191,10 +183,7 @@ impl Net {
 fn assert_exactly_once_in_order(net: &Net, count: u32, what: &str) {
     let want: Vec<u32> = (0..count).collect();
     for end in 0..2 {
-        assert_eq!(
-            net.received[end], want,
-            "{what}: end {end} got a different sequence"
-        );
+        assert_eq!(net.received[end], want, "{what}: end {end} got a different sequence");
     }
 }
 
@@ -224,10 +213,7 @@ fn grid_of_fault_rates_delivers_exactly_once_in_order() {
                 let what = format!("loss {loss} corrupt {corrupt} seed {seed}");
                 assert_exactly_once_in_order(&net, 300, &what);
                 if loss + corrupt > 0.0 {
-                    assert!(
-                        net.ends[0].stats().retransmits > 0,
-                        "{what}: no retransmission"
-                    );
+                    assert!(net.ends[0].stats().retransmits > 0, "{what}: no retransmission");
                 }
             }
         }
@@ -282,10 +268,7 @@ fn retransmission_backs_off_while_the_peer_is_away() {
 fn link_goes_down_after_silence_and_up_when_the_peer_returns() {
     let mut net = Net::new(3, Faults::CLEAN);
     net.run_until(Instant::from_millis(2_000));
-    assert!(
-        net.ends[0].is_up() && net.ends[1].is_up(),
-        "keepalives bring both up"
-    );
+    assert!(net.ends[0].is_up() && net.ends[1].is_up(), "keepalives bring both up");
     assert_eq!(net.events[0], [Event::LinkUp]);
     net.cut = true;
     net.run_until(Instant::from_millis(4_000));
@@ -293,10 +276,7 @@ fn link_goes_down_after_silence_and_up_when_the_peer_returns() {
     assert_eq!(net.events[0], [Event::LinkUp, Event::LinkDown]);
     net.cut = false;
     net.run_until(Instant::from_millis(6_000));
-    assert_eq!(
-        net.events[0],
-        [Event::LinkUp, Event::LinkDown, Event::LinkUp]
-    );
+    assert_eq!(net.events[0], [Event::LinkUp, Event::LinkDown, Event::LinkUp]);
 }
 
 #[test]
@@ -311,15 +291,8 @@ fn peer_restart_resyncs_and_later_messages_flow() {
     net.events = [Vec::new(), Vec::new()];
     net.exchange(50, Duration::from_secs(10));
     assert_exactly_once_in_order(&net, 50, "after restart");
-    assert!(
-        net.events[0].contains(&Event::PeerRestarted),
-        "{:?}",
-        net.events[0]
-    );
-    assert!(
-        !net.events[1].contains(&Event::PeerRestarted),
-        "the fresh end had no peer stream"
-    );
+    assert!(net.events[0].contains(&Event::PeerRestarted), "{:?}", net.events[0]);
+    assert!(!net.events[1].contains(&Event::PeerRestarted), "the fresh end had no peer stream");
 }
 
 #[test]

@@ -122,12 +122,7 @@ impl Board {
         let target = (i64::from(self.encoder) + distance) as i32;
         let profile = Trapezoid::new(distance, self.cfg.homing_velocity, self.cfg.acceleration);
         let deadline = self.now + profile.duration() + self.cfg.settle;
-        self.drive = Drive::HomingSearch {
-            deadline,
-            edge: None,
-            then,
-            retry,
-        };
+        self.drive = Drive::HomingSearch { deadline, edge: None, then, retry };
         self.plant(BoardToPlant::MotorMove {
             target,
             max_velocity: self.cfg.homing_velocity,
@@ -160,13 +155,7 @@ impl Board {
         }
         let profile = Trapezoid::new(distance, self.cfg.max_velocity, self.cfg.acceleration);
         let deadline = self.now + profile.duration() + self.cfg.settle;
-        self.drive = Drive::Moving {
-            slot,
-            target,
-            deadline,
-            corrections,
-            retry,
-        };
+        self.drive = Drive::Moving { slot, target, deadline, corrections, retry };
         self.plant(BoardToPlant::MotorMove {
             target,
             max_velocity: self.cfg.max_velocity,
@@ -175,35 +164,24 @@ impl Board {
     }
 
     pub(super) fn on_home_sensor(&mut self, active: bool, encoder: i32) {
-        if let Drive::HomingSearch {
-            edge: edge @ None, ..
-        } = &mut self.drive
-            && active {
-                *edge = Some(encoder);
-                self.plant(BoardToPlant::MotorStop);
-            }
+        if let Drive::HomingSearch { edge: edge @ None, .. } = &mut self.drive
+            && active
+        {
+            *edge = Some(encoder);
+            self.plant(BoardToPlant::MotorStop);
+        }
     }
 
     pub(super) fn on_move_done(&mut self, encoder: i32) {
         match self.drive {
             Drive::Idle => {}
             Drive::HomingSearch { edge: None, .. } => self.homing_failed(),
-            Drive::HomingSearch {
-                edge: Some(edge),
-                then,
-                retry,
-                ..
-            } => {
+            Drive::HomingSearch { edge: Some(edge), then, retry, .. } => {
                 self.origin = Some(edge);
                 let distance = i64::from(edge) - i64::from(encoder);
-                let profile =
-                    Trapezoid::new(distance, self.cfg.homing_velocity, self.cfg.acceleration);
+                let profile = Trapezoid::new(distance, self.cfg.homing_velocity, self.cfg.acceleration);
                 let deadline = self.now + profile.duration() + self.cfg.settle;
-                self.drive = Drive::HomingReturn {
-                    deadline,
-                    then,
-                    retry,
-                };
+                self.drive = Drive::HomingReturn { deadline, then, retry };
                 self.plant(BoardToPlant::MotorMove {
                     target: edge,
                     max_velocity: self.cfg.homing_velocity,
@@ -225,31 +203,16 @@ impl Board {
                     self.move_to(slot, retry);
                 }
             }
-            Drive::Moving {
-                slot,
-                target,
-                corrections,
-                retry,
-                ..
-            } => {
+            Drive::Moving { slot, target, corrections, retry, .. } => {
                 let error = (i64::from(encoder) - i64::from(target)).unsigned_abs();
                 if error <= u64::from(self.cfg.position_tolerance) {
                     self.drive = Drive::Idle;
                     let occupied = self.occupied.unwrap_or(false);
                     self.host(BoardToHost::SlotPresented { slot, occupied });
-                } else if error <= u64::from(self.cfg.correction_limit)
-                    && corrections < MAX_CORRECTIONS
-                {
+                } else if error <= u64::from(self.cfg.correction_limit) && corrections < MAX_CORRECTIONS {
                     self.start_move(slot, target, corrections + 1, retry);
                 } else {
-                    self.stalled(
-                        slot,
-                        MotorFault::Stall {
-                            expected: target,
-                            encoder,
-                        },
-                        retry,
-                    );
+                    self.stalled(slot, MotorFault::Stall { expected: target, encoder }, retry);
                 }
             }
         }

@@ -72,11 +72,7 @@ impl BoardConfig {
         BoardConfig {
             board_id,
             key,
-            firmware: FirmwareVersion {
-                major: 1,
-                minor: 0,
-                patch: 0,
-            },
+            firmware: FirmwareVersion { major: 1, minor: 0, patch: 0 },
             slot_count: 30,
             counts_per_slot: 200,
             max_velocity: 2_000,
@@ -168,9 +164,7 @@ impl Board {
             tag_requested: false,
             next_heartbeat,
         };
-        board.host(BoardToHost::Booted {
-            cause: ResetCause::PowerOn,
-        });
+        board.host(BoardToHost::Booted { cause: ResetCause::PowerOn });
         board.plant(BoardToPlant::LockCoil { energised: false });
         board.plant(BoardToPlant::ReadSensors);
         board
@@ -209,10 +203,7 @@ impl Board {
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t = self.next_heartbeat;
-        for d in [self.unlock_until, self.drive.deadline()]
-            .into_iter()
-            .flatten()
-        {
+        for d in [self.unlock_until, self.drive.deadline()].into_iter().flatten() {
             t = t.min(d);
         }
         Some(t)
@@ -236,15 +227,11 @@ impl Board {
         if let Some((command, argument, a)) = auth::secured_parts(&message) {
             let counter = a.counter;
             if !auth::verify_command(&self.cfg.key, self.cfg.board_id, command, argument, a) {
-                self.host(BoardToHost::Tamper {
-                    source: TamperSource::BadMac { command, counter },
-                });
+                self.host(BoardToHost::Tamper { source: TamperSource::BadMac { command, counter } });
                 return;
             }
             if counter <= self.nv.last_counter {
-                self.host(BoardToHost::Tamper {
-                    source: TamperSource::Replay { command, counter },
-                });
+                self.host(BoardToHost::Tamper { source: TamperSource::Replay { command, counter } });
                 return;
             }
             self.nv.last_counter = counter;
@@ -299,10 +286,7 @@ impl Board {
             }
         };
         if let Some(reason) = refusal {
-            self.host(BoardToHost::Rejected {
-                command: kind,
-                reason,
-            });
+            self.host(BoardToHost::Rejected { command: kind, reason });
         }
     }
 
@@ -323,22 +307,12 @@ impl Board {
                 }
             }
             PlantToBoard::Occupancy { occupied } => self.on_occupancy(occupied),
-            PlantToBoard::Sensors {
-                encoder,
-                door_open,
-                occupied,
-                tamper,
-                mains,
-                battery_mv,
-                ..
-            } => {
+            PlantToBoard::Sensors { encoder, door_open, occupied, tamper, mains, battery_mv, .. } => {
                 self.encoder = encoder;
                 self.occupied = Some(occupied);
                 self.on_power(mains, battery_mv);
                 if tamper {
-                    self.host(BoardToHost::Tamper {
-                        source: TamperSource::CaseOpened,
-                    });
+                    self.host(BoardToHost::Tamper { source: TamperSource::CaseOpened });
                 }
                 if door_open && self.door != DoorState::Open {
                     self.door = DoorState::Open;
@@ -354,17 +328,12 @@ impl Board {
             PlantToBoard::Power { mains, battery_mv } => self.on_power(mains, battery_mv),
             PlantToBoard::Tamper { active } => {
                 if active {
-                    self.host(BoardToHost::Tamper {
-                        source: TamperSource::CaseOpened,
-                    });
+                    self.host(BoardToHost::Tamper { source: TamperSource::CaseOpened });
                 }
             }
             PlantToBoard::ClockTick { now_us } | PlantToBoard::ClockJump { now_us } => {
                 let next_deadline_us = self.poll_timeout().map(Instant::as_micros);
-                self.plant(BoardToPlant::ClockAck {
-                    now_us,
-                    next_deadline_us,
-                });
+                self.plant(BoardToPlant::ClockAck { now_us, next_deadline_us });
             }
         }
     }
@@ -372,11 +341,7 @@ impl Board {
     fn on_power(&mut self, mains: bool, battery_mv: u16) {
         if mains != self.mains {
             self.mains = mains;
-            let event = if mains {
-                PowerEvent::MainsRestored
-            } else {
-                PowerEvent::MainsLost
-            };
+            let event = if mains { PowerEvent::MainsRestored } else { PowerEvent::MainsLost };
             self.host(BoardToHost::Power { event, battery_mv });
             if mains {
                 self.battery_low_reported = false;
@@ -384,10 +349,7 @@ impl Board {
         }
         if !mains && battery_mv < BATTERY_LOW_MV && !self.battery_low_reported {
             self.battery_low_reported = true;
-            self.host(BoardToHost::Power {
-                event: PowerEvent::BatteryLow,
-                battery_mv,
-            });
+            self.host(BoardToHost::Power { event: PowerEvent::BatteryLow, battery_mv });
         }
     }
 
@@ -395,10 +357,12 @@ impl Board {
         let changed = self.occupied != Some(occupied);
         self.occupied = Some(occupied);
         // At rest, a change is a key taken or hung; on arrival the presentation reports it.
-        if changed && matches!(self.drive, Drive::Idle)
-            && let Some(slot) = self.slot_at_rest() {
-                self.host(BoardToHost::Occupancy { slot, occupied });
-            }
+        if changed
+            && matches!(self.drive, Drive::Idle)
+            && let Some(slot) = self.slot_at_rest()
+        {
+            self.host(BoardToHost::Occupancy { slot, occupied });
+        }
     }
 
     fn host(&mut self, m: BoardToHost) {

@@ -91,10 +91,7 @@ impl TestPlant {
         self.events.sort_by_key(|e| e.0);
         let n = self.events.iter().take_while(|e| e.0 <= now).count();
         let due: Vec<_> = self.events.drain(..n).map(|e| e.1).collect();
-        if due
-            .iter()
-            .any(|m| matches!(m, PlantToBoard::MoveDone { .. }))
-        {
+        if due.iter().any(|m| matches!(m, PlantToBoard::MoveDone { .. })) {
             self.settle(now);
         }
         due
@@ -121,11 +118,7 @@ impl TestPlant {
 
     pub fn handle(&mut self, now: Instant, msg: BoardToPlant) {
         match msg {
-            BoardToPlant::MotorMove {
-                target,
-                max_velocity,
-                acceleration,
-            } => {
+            BoardToPlant::MotorMove { target, max_velocity, acceleration } => {
                 if self.motion.is_some() {
                     return;
                 }
@@ -145,9 +138,7 @@ impl TestPlant {
                         Some(f)
                     }
                 };
-                let reach = freeze_at
-                    .unwrap_or(f64::INFINITY)
-                    .min(distance.abs() as f64);
+                let reach = freeze_at.unwrap_or(f64::INFINITY).min(distance.abs() as f64);
                 // Home sensor edges on the way (sampled per count: good enough for a test).
                 let dir = distance.signum();
                 let mut active = self.home_active(from);
@@ -158,32 +149,16 @@ impl TestPlant {
                         active = now_active;
                         let t = profile.time_to(c as f64).unwrap_or(0.0);
                         let at = now + Duration::from_secs_f64(t);
-                        self.events.push((
-                            at,
-                            PlantToBoard::HomeSensor {
-                                active,
-                                encoder: p.round() as i32,
-                            },
-                        ));
+                        self.events
+                            .push((at, PlantToBoard::HomeSensor { active, encoder: p.round() as i32 }));
                     }
                 }
                 let end = now + profile.duration();
                 let final_pos = from + dir as f64 * reach;
                 let occupied = self.hooks[Self::slot_at(final_pos, self.cps, self.rev)].is_some();
-                self.events
-                    .push((end, PlantToBoard::Occupancy { occupied }));
-                self.events.push((
-                    end,
-                    PlantToBoard::MoveDone {
-                        encoder: final_pos.round() as i32,
-                    },
-                ));
-                self.motion = Some(Move {
-                    start: now,
-                    from,
-                    profile,
-                    freeze_at,
-                });
+                self.events.push((end, PlantToBoard::Occupancy { occupied }));
+                self.events.push((end, PlantToBoard::MoveDone { encoder: final_pos.round() as i32 }));
+                self.motion = Some(Move { start: now, from, profile, freeze_at });
             }
             BoardToPlant::MotorStop => {
                 if let Some(m) = self.motion.take() {
@@ -197,23 +172,13 @@ impl TestPlant {
                         )
                     });
                     let occupied = self.occupied();
-                    self.events
-                        .push((now, PlantToBoard::Occupancy { occupied }));
-                    self.events.push((
-                        now,
-                        PlantToBoard::MoveDone {
-                            encoder: self.pos as i32,
-                        },
-                    ));
+                    self.events.push((now, PlantToBoard::Occupancy { occupied }));
+                    self.events.push((now, PlantToBoard::MoveDone { encoder: self.pos as i32 }));
                 }
             }
             BoardToPlant::LockCoil { energised } => self.coil = energised,
             BoardToPlant::ReadTag => {
-                let tag = if self.motion.is_none() {
-                    self.hooks[self.window_slot()]
-                } else {
-                    None
-                };
+                let tag = if self.motion.is_none() { self.hooks[self.window_slot()] } else { None };
                 self.events.push((now, PlantToBoard::TagResult { tag }));
             }
             BoardToPlant::ReadSensors => {
@@ -229,9 +194,8 @@ impl TestPlant {
                 };
                 self.events.push((now, sensors));
             }
-            BoardToPlant::Indicator { .. }
-            | BoardToPlant::Display { .. }
-            | BoardToPlant::ClockAck { .. } => {}
+            BoardToPlant::Indicator { .. } | BoardToPlant::Display { .. } | BoardToPlant::ClockAck { .. } => {
+            }
         }
     }
 
@@ -243,8 +207,7 @@ impl TestPlant {
     pub fn open_door(&mut self, now: Instant, force: bool) -> bool {
         if self.coil || force {
             self.door_open = true;
-            self.events
-                .push((now, PlantToBoard::DoorSwitch { open: true }));
+            self.events.push((now, PlantToBoard::DoorSwitch { open: true }));
             return true;
         }
         false
@@ -252,16 +215,14 @@ impl TestPlant {
 
     pub fn close_door(&mut self, now: Instant) {
         self.door_open = false;
-        self.events
-            .push((now, PlantToBoard::DoorSwitch { open: false }));
+        self.events.push((now, PlantToBoard::DoorSwitch { open: false }));
     }
 
     /// A user takes the key at the window.
     pub fn take_key(&mut self, now: Instant) -> Option<TagId> {
         let slot = self.window_slot();
         let tag = self.hooks[slot].take();
-        self.events
-            .push((now, PlantToBoard::Occupancy { occupied: false }));
+        self.events.push((now, PlantToBoard::Occupancy { occupied: false }));
         tag
     }
 }
@@ -304,11 +265,7 @@ impl Rig {
     pub fn homed() -> Self {
         let mut rig = Rig::new(1234.0);
         rig.run_for(Duration::from_secs(20));
-        assert!(
-            rig.saw(|m| matches!(m, BoardToHost::Homed { slot: 0 })),
-            "did not home: {:?}",
-            rig.host_log
-        );
+        assert!(rig.saw(|m| matches!(m, BoardToHost::Homed { slot: 0 })), "did not home: {:?}", rig.host_log);
         rig.host_log.clear();
         rig.plant.moves.clear();
         rig
