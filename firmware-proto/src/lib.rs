@@ -3,7 +3,7 @@
 //!
 //! Data flows through these layers, bottom up:
 //!
-//! - [`frame`]: one frame: a 9-byte [`frame::Header`], a payload and a CRC-32C, COBS-encoded
+//! - [`frame`]: one frame: an 11-byte [`frame::Header`], a payload and a CRC-32C, COBS-encoded
 //!   and ended by `0x00`. [`decoder::Decoder`] turns a byte stream with any chunking into
 //!   checked frames and counts what it drops.
 //! - [`link::Link`]: reliable, in-order, exactly-once delivery over one channel (sequence

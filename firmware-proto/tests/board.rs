@@ -293,3 +293,16 @@ fn power_up_with_the_door_open_homes_only_once_it_closes() {
     rig.run_for(Duration::from_secs(20));
     assert!(rig.saw(|m| matches!(m, BoardToHost::Homed { slot: 0 })));
 }
+
+#[test]
+fn commands_before_the_first_sensor_report_are_refused_busy() {
+    let mut rig = Rig::new(500.0); // booted; the plant's Sensors answer is not delivered yet
+    let present = rig.signer.present_slot(4);
+    rig.send(present);
+    let unlock = rig.signer.unlock_door(5_000);
+    rig.send(unlock);
+    rig.send(HostToBoard::Home);
+    let busy = |command| BoardToHost::Rejected { command, reason: firmware_proto::types::Rejection::Busy };
+    assert_eq!(&rig.reports()[1..], [busy(2), busy(3), busy(1)]);
+    assert!(!rig.plant.coil && rig.plant.moves.is_empty());
+}

@@ -212,8 +212,11 @@ impl Board {
     /// Fires the timers due at `now`: heartbeat, unlock window, drive watchdog.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
-        while self.next_heartbeat <= now {
-            self.next_heartbeat += self.cfg.heartbeat;
+        if self.next_heartbeat <= now {
+            // One heartbeat however much time passed; the next stays on the same phase.
+            while self.next_heartbeat <= now {
+                self.next_heartbeat += self.cfg.heartbeat;
+            }
             let uptime_ms = (now - self.boot).as_millis() as u64;
             self.host(BoardToHost::Heartbeat { uptime_ms });
         }
@@ -237,6 +240,15 @@ impl Board {
             self.nv.last_counter = counter;
         }
         let kind = message.kind();
+        let moves = matches!(
+            message,
+            HostToBoard::Home | HostToBoard::PresentSlot { .. } | HostToBoard::UnlockDoor { .. }
+        );
+        if self.booting && moves {
+            // Until the first sensor report the board knows neither the door nor the encoder.
+            self.host(BoardToHost::Rejected { command: kind, reason: Rejection::Busy });
+            return;
+        }
         let refusal = match message {
             HostToBoard::Hello { challenge, .. } => {
                 let proof = auth::pairing_proof(&self.cfg.key, self.cfg.board_id, &challenge);
@@ -314,7 +326,9 @@ impl Board {
                 if tamper {
                     self.host(BoardToHost::Tamper { source: TamperSource::CaseOpened });
                 }
-                if door_open && self.door != DoorState::Open {
+                if !self.booting {
+                    self.on_door_switch(door_open);
+                } else if door_open {
                     self.door = DoorState::Open;
                 }
                 if core::mem::take(&mut self.booting) {
