@@ -94,6 +94,17 @@ pub struct ReservationOutcome {
     pub contracts: Vec<(ContractId, Pin)>,
 }
 
+/// The items in their first order, each once.
+fn dedup<T: PartialEq + Copy>(items: Vec<T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(items.len());
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
+
 impl Controller {
     /// Adds an automat to the fleet.
     pub fn add_automat(&mut self, now: Timestamp, automat: Automat) -> Result<(), ApiError> {
@@ -204,8 +215,8 @@ impl Controller {
         let mut contract = KeyContract {
             id: self.registry.next_contract_id(),
             automat: new.automat,
-            keys: new.keys,
-            contacts: new.contacts,
+            keys: dedup(new.keys),
+            contacts: dedup(new.contacts),
             start: new.start.unwrap_or(now),
             end: new.end,
             purpose: new.purpose,
@@ -238,10 +249,10 @@ impl Controller {
             c.end = end;
         }
         if let Some(contacts) = change.contacts {
-            c.contacts = contacts;
+            c.contacts = dedup(contacts);
         }
         if let Some(keys) = change.keys {
-            c.keys = keys;
+            c.keys = dedup(keys);
         }
         if let Some(schedule) = change.schedule {
             c.schedule = schedule;

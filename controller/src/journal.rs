@@ -159,6 +159,11 @@ impl MemJournal {
         MemJournal { bytes: Vec::new(), policy, synced_len: 0, appended: 0, synced: 0 }
     }
 
+    /// A journal holding `bytes`, as a disk holds them after a cut: call [`Journal::recover`].
+    pub fn from_bytes(bytes: Vec<u8>, policy: FsyncPolicy) -> Self {
+        MemJournal { synced_len: bytes.len(), bytes, policy, appended: 0, synced: 0 }
+    }
+
     /// The bytes as they are (synced or not).
     pub fn bytes(&self) -> &[u8] {
         &self.bytes

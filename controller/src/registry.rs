@@ -110,7 +110,7 @@ pub enum ApiError {
 }
 
 /// The durable state. See the [module docs](self).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Registry {
     automats: BTreeMap<AutomatId, Automat>,
     keys: BTreeMap<KeyId, KeyEntry>,
@@ -239,6 +239,61 @@ impl Registry {
             KeyLocation::Held { contract, .. } => Some(contract),
             KeyLocation::Stored(_) => None,
         }
+    }
+
+    /// Checks the registry's invariants: every key is in exactly one place (its slot holds it,
+    /// or it is held, or it is at the desk, and no slot claims a key that is elsewhere), and no
+    /// two live contracts on a not-shared key overlap. Returns the first violation found.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for e in self.keys.values() {
+            let k = e.key.id;
+            let slots_with_k: Vec<_> =
+                self.slots.iter().filter(|(_, c)| **c == SlotContent::Key(k)).map(|(s, _)| *s).collect();
+            match e.location {
+                KeyLocation::Stored(Storage::Slot { automat, slot }) => {
+                    if slots_with_k != [(automat, slot)] {
+                        return Err(format!(
+                            "{k} is stored in {automat} slot {slot} but slots say {slots_with_k:?}"
+                        ));
+                    }
+                    if e.key.storage != (Storage::Slot { automat, slot }) {
+                        return Err(format!("{k} is in a slot that is not its storage"));
+                    }
+                }
+                KeyLocation::Stored(Storage::Manual) | KeyLocation::Held { .. } => {
+                    if !slots_with_k.is_empty() {
+                        return Err(format!("{k} is {:?} but also in slots {slots_with_k:?}", e.location));
+                    }
+                }
+            }
+            if let KeyLocation::Held { contract, .. } = e.location
+                && !self.contracts.contains_key(&contract)
+            {
+                return Err(format!("{k} is held under unknown {contract}"));
+            }
+            if e.key.shared {
+                continue;
+            }
+            let live: Vec<&KeyContract> = self
+                .contracts_of_key(k)
+                .iter()
+                .map(|id| &self.contracts[id])
+                .filter(|c| !c.revoked)
+                .collect();
+            for (i, a) in live.iter().enumerate() {
+                if let Some(b) = live[i + 1..].iter().find(|b| a.overlaps(b.start, b.end)) {
+                    return Err(format!("{} and {} overlap on not-shared {k}", a.id, b.id));
+                }
+            }
+        }
+        for (&(automat, slot), content) in &self.slots {
+            if let SlotContent::Key(k) = content
+                && !self.keys.contains_key(k)
+            {
+                return Err(format!("{automat} slot {slot} holds unknown {k}"));
+            }
+        }
+        Ok(())
     }
 
     // ---- validation ----

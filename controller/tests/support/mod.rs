@@ -121,6 +121,12 @@ pub struct World {
     pub pins: Vec<(ContractId, Pin)>,
     inbox: VecDeque<Input>,
     pub light: f32,
+    /// The PIN typed last (for the presentation invariant).
+    pub last_pin: Option<String>,
+    /// Items hung by the user of the current session.
+    pub hung: Vec<Item>,
+    /// Presentations of a key to someone not entitled to take it.
+    pub violations: Vec<String>,
 }
 
 pub fn config() -> ControllerConfig {
@@ -168,6 +174,9 @@ impl World {
             pins: Vec::new(),
             inbox: VecDeque::new(),
             light: 1.0,
+            last_pin: None,
+            hung: Vec::new(),
+            violations: Vec::new(),
         };
         let automat =
             Automat { id: A, name: "Lobby".into(), slots: 30, location: Location { lat: 60.17, lon: 24.94 } };
@@ -262,6 +271,8 @@ impl World {
                 }
                 f.window = slot;
                 f.presented.push(slot);
+                self.check_presentation(slot);
+                let f = &mut self.automat;
                 let occupied = f.at_window().is_some();
                 self.report(BoardToHost::SlotPresented { slot, occupied });
             }
@@ -276,6 +287,33 @@ impl World {
                 self.report(BoardToHost::TagRead { slot, tag });
             }
             _ => {}
+        }
+    }
+
+    /// Nobody is presented a slot holding a key they may not take (their own wrong item, being
+    /// taken back, excepted).
+    fn check_presentation(&mut self, slot: u8) {
+        let Some(item) = self.automat.slots[usize::from(slot)] else { return };
+        if self.hung.contains(&item) {
+            return;
+        }
+        let Some(key) = item.key else { return };
+        let now = self.now;
+        let reg = self.ctl.registry();
+        let entitled = self.last_pin.as_ref().is_some_and(|typed| {
+            self.pins.iter().filter(|(_, p)| p.expose() == typed).any(|(id, _)| {
+                reg.contract(*id).is_some_and(|c| {
+                    !c.revoked
+                        && c.covers(now)
+                        && c.schedule.as_ref().is_none_or(|s| s.allows(now))
+                        && c.purpose != Purpose::Return
+                        && c.keys.contains(&key)
+                })
+            })
+        });
+        if !entitled {
+            self.violations
+                .push(format!("{key} in slot {slot} presented to PIN {:?} at {now}", self.last_pin));
         }
     }
 
@@ -309,12 +347,14 @@ impl World {
             };
             self.ctl.handle(self.now, Input::Keypad { automat: A, key });
             self.pump();
-            self.now = self.now + Duration::from_millis(300);
+            self.now += Duration::from_millis(300);
         }
     }
 
     /// Types a PIN and Enter.
     pub fn enter_pin(&mut self, pin: &str) {
+        self.last_pin = Some(pin.to_string());
+        self.hung.clear();
         self.press(pin);
         self.press("#");
     }
@@ -343,6 +383,7 @@ impl World {
         let w = usize::from(self.automat.window);
         self.automat.hand.retain(|i| *i != item);
         self.automat.slots[w] = Some(item);
+        self.hung.push(item);
         let slot = self.automat.window;
         self.report(BoardToHost::Occupancy { slot, occupied: true });
         self.pump();
