@@ -109,6 +109,14 @@ pub enum ApiError {
     Schedule(String),
 }
 
+/// A contract's range in the per-key index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    start: Timestamp,
+    end: Option<Timestamp>,
+    id: ContractId,
+}
+
 /// The durable state. See the [module docs](self).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Registry {
@@ -120,6 +128,9 @@ pub struct Registry {
     groups: BTreeMap<DeviceGroupId, DeviceGroup>,
     slots: BTreeMap<(AutomatId, Slot), SlotContent>,
     by_key: BTreeMap<KeyId, Vec<ContractId>>,
+    /// Ranges of the non-revoked contracts of each key, sorted by start: on a not-shared key
+    /// they never overlap, so a new range need only be checked against its two neighbours.
+    spans: BTreeMap<KeyId, Vec<Span>>,
     by_pin: BTreeMap<(AutomatId, PinDigest), Vec<ContractId>>,
     by_contact: BTreeMap<ContactId, Vec<ContractId>>,
     alerts: BTreeMap<AlertId, Alert>,
@@ -337,11 +348,8 @@ impl Registry {
                 _ => return Err(ApiError::KeyNotInAutomat { key, automat: c.automat }),
             }
             if !entry.key.shared {
-                for &other in self.contracts_of_key(key) {
-                    let o = &self.contracts[&other];
-                    if Some(other) != replacing && !o.revoked && o.overlaps(c.start, c.end) {
-                        return Err(ApiError::Overlapping { key, existing: other });
-                    }
+                if let Some(existing) = self.overlapping(key, c.start, c.end, replacing) {
+                    return Err(ApiError::Overlapping { key, existing });
                 }
             }
         }
@@ -349,6 +357,35 @@ impl Registry {
             return Err(ApiError::PinInUse);
         }
         Ok(lockers)
+    }
+
+    /// A non-revoked contract of a not-shared key, other than `except`, whose range overlaps
+    /// `start..end`: only the nearest span on either side of `start` can.
+    fn overlapping(
+        &self,
+        key: KeyId,
+        start: Timestamp,
+        end: Option<Timestamp>,
+        except: Option<ContractId>,
+    ) -> Option<ContractId> {
+        let spans = self.spans.get(&key)?;
+        let at = spans.partition_point(|s| s.start < start);
+        let before = spans[..at].iter().rev().find(|s| Some(s.id) != except);
+        let after = spans[at..].iter().find(|s| Some(s.id) != except);
+        let hits = |s: &&Span| s.end.is_none_or(|e| start < e) && end.is_none_or(|e| s.start < e);
+        before.filter(hits).or(after.filter(hits)).map(|s| s.id)
+    }
+
+    fn add_span(&mut self, key: KeyId, span: Span) {
+        let spans = self.spans.entry(key).or_default();
+        let at = spans.partition_point(|s| (s.start, s.id) < (span.start, span.id));
+        spans.insert(at, span);
+    }
+
+    fn remove_span(&mut self, key: KeyId, id: ContractId) {
+        if let Some(spans) = self.spans.get_mut(&key) {
+            spans.retain(|s| s.id != id);
+        }
     }
 
     /// Whether a live contract at `automat` other than `except` has this PIN digest.
@@ -442,6 +479,9 @@ impl Registry {
                 for id in contracts {
                     if let Some(c) = self.contracts.get_mut(id) {
                         c.revoked = true;
+                        for k in c.keys.clone() {
+                            self.remove_span(k, *id);
+                        }
                     }
                 }
             }
@@ -499,6 +539,9 @@ impl Registry {
         self.next_contract = self.next_contract.max(c.id.0 + 1);
         for &k in &c.keys {
             self.by_key.entry(k).or_default().push(c.id);
+            if !c.revoked {
+                self.add_span(k, Span { start: c.start, end: c.end, id: c.id });
+            }
         }
         for &p in &c.contacts {
             self.by_contact.entry(p).or_default().push(c.id);
@@ -512,6 +555,7 @@ impl Registry {
         let drop_from = |v: &mut Vec<ContractId>| v.retain(|&x| x != id);
         for k in &c.keys {
             self.by_key.get_mut(k).map(drop_from);
+            self.remove_span(*k, id);
         }
         for p in &c.contacts {
             self.by_contact.get_mut(p).map(drop_from);

@@ -147,11 +147,26 @@ impl AutomatRt {
 
 /// What a PIN allows at an automat now.
 #[derive(Debug, Default)]
-struct Authorisation {
-    contracts: Vec<ContractId>,
+pub struct Authorisation {
+    /// The contracts the PIN matched (usable now or not).
+    pub contracts: Vec<ContractId>,
     tasks: Vec<Task>,
-    notices: Vec<String>,
-    shared_out: Vec<(KeyId, ContractId)>,
+    /// What to tell the user about matched contracts that allow nothing now.
+    pub notices: Vec<String>,
+    /// Shared keys of the contracts that another holder has out.
+    pub shared_out: Vec<(KeyId, ContractId)>,
+}
+
+impl Authorisation {
+    /// Keys to take now, with their slots.
+    pub fn takes(&self) -> impl Iterator<Item = (KeyId, Slot)> + '_ {
+        self.tasks.iter().filter(|t| t.kind == TaskKind::Take).map(|t| (t.key, t.slot))
+    }
+
+    /// Keys to return now.
+    pub fn returns(&self) -> impl Iterator<Item = KeyId> + '_ {
+        self.tasks.iter().filter(|t| t.kind == TaskKind::Return).map(|t| t.key)
+    }
 }
 
 impl Controller {
@@ -299,8 +314,9 @@ impl Controller {
         }
     }
 
-    /// Which of the contracts behind this PIN allow what at `now`.
-    fn authorise(&self, automat: AutomatId, pin: &Pin) -> Authorisation {
+    /// Which of the contracts behind this PIN allow what at the controller's `now`: keys due
+    /// to be taken, keys due to be returned, and why others are not.
+    pub fn authorise(&self, automat: AutomatId, pin: &Pin) -> Authorisation {
         let digest = self.pins.digest(automat, pin);
         let now = self.now;
         let mut auth = Authorisation::default();
