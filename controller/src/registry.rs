@@ -347,10 +347,10 @@ impl Registry {
                 }),
                 _ => return Err(ApiError::KeyNotInAutomat { key, automat: c.automat }),
             }
-            if !entry.key.shared {
-                if let Some(existing) = self.overlapping(key, c.start, c.end, replacing) {
-                    return Err(ApiError::Overlapping { key, existing });
-                }
+            if !entry.key.shared
+                && let Some(existing) = self.overlapping(key, c.start, c.end, replacing)
+            {
+                return Err(ApiError::Overlapping { key, existing });
             }
         }
         if self.pin_in_use(now, c.automat, c.pin, replacing) {
