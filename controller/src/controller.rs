@@ -356,7 +356,10 @@ impl Controller {
     fn hello(&mut self, automat: AutomatId) {
         let challenge: [u8; 16] = self.rng.random();
         if let Some(rt) = self.automats.get_mut(&automat) {
-            rt.challenge = Some(challenge);
+            if rt.challenges.len() >= 4 {
+                rt.challenges.remove(0);
+            }
+            rt.challenges.push(challenge);
         }
         self.send_board(automat, HostToBoard::Hello { protocol: 1, challenge });
     }
@@ -367,7 +370,12 @@ impl Controller {
         match &message {
             BoardToHost::Hello { last_counter, proof, .. } => {
                 if let Some(rt) = self.automats.get_mut(&automat) {
-                    let ok = rt.challenge.take().is_some_and(|c| rt.signer.check_proof(&c, proof));
+                    // Any outstanding challenge may be the one answered (hellos cross on the link).
+                    let answered = rt.challenges.iter().position(|c| rt.signer.check_proof(c, proof));
+                    let ok = answered.is_some();
+                    if let Some(i) = answered {
+                        rt.challenges.drain(..=i);
+                    }
                     rt.signer.observe_board_counter(*last_counter);
                     rt.paired = ok;
                 }

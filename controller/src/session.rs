@@ -98,7 +98,8 @@ pub(crate) struct Session {
 #[derive(Debug)]
 pub(crate) struct AutomatRt {
     pub(crate) signer: CommandSigner,
-    pub(crate) challenge: Option<[u8; 16]>,
+    /// Hello challenges sent and not answered yet (the last few).
+    pub(crate) challenges: Vec<[u8; 16]>,
     pub(crate) paired: bool,
     pub(crate) link_up: bool,
     digits: String,
@@ -116,7 +117,7 @@ impl AutomatRt {
     pub(crate) fn new(signer: CommandSigner) -> Self {
         AutomatRt {
             signer,
-            challenge: None,
+            challenges: Vec::new(),
             paired: false,
             link_up: false,
             digits: String::new(),

@@ -1,1 +1,23 @@
-//! The Bevy-based plant and the headless scenario runner: not built yet, see issue "Headless simulator".
+//! The simulated carousel key automat and the headless scenario runner.
+//!
+//! - [`plant`]: the physical automat as plain structs (carousel drive with analytic motion,
+//!   door and latch, hooks, tag reader, occupancy sensor, cameras and the slot renderer, power).
+//! - [`wire`]: in-memory serial lines with baud-rate delay and seeded faults.
+//! - [`electronics`]: the real [`controller`] and the real reference board firmware of
+//!   [`firmware_proto`], joined by the real links over those wires.
+//! - [`scenario`]: the RON scenario format and its loader.
+//! - [`run`]: one run of a scenario in virtual time, with [`users`] who act like people.
+//! - [`app`]: the same run as a Bevy app, one plugin per feature (headless here; the 3D viewer
+//!   builds on it).
+//! - [`expect`] judges a run; [`trace`] writes it; [`suite`] runs many in parallel and reports.
+
+pub mod app;
+pub mod electronics;
+pub mod expect;
+pub mod plant;
+pub mod run;
+pub mod scenario;
+pub mod suite;
+pub mod trace;
+pub mod users;
+pub mod wire;

@@ -1,0 +1,1078 @@
+//! One run of one scenario: the virtual clock, the electronics, the plants, the users and the
+//! timeline, advanced event by event. Idle time is skipped: the clock jumps to the next thing
+//! anything has scheduled. Same scenario and seed, same trace bytes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use controller::alerts::AlertKind;
+use controller::api::{NewContract, Reservation};
+use controller::event::Event;
+use controller::ids::*;
+use controller::model::{self as cm, Purpose};
+use controller::schedule::{AccessSchedule, WeeklyWindow};
+use controller::{BoardPairing, Camera, ControllerConfig, Input, KeypadKey};
+use firmware_proto::Instant;
+use firmware_proto::auth::{CommandSigner, PairingKey};
+use firmware_proto::board::BoardConfig;
+use firmware_proto::frame::Channel;
+use firmware_proto::types::TagId;
+use image::RgbImage;
+use jiff::Timestamp;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::electronics::{Direction, Electronics, ElectronicsConfig, Outgoing};
+use crate::expect::{self, Observation, Observed};
+use crate::plant::look::{self, Conditions};
+use crate::plant::{AutomatPlant, CameraFault, Item, Look, TagFault};
+use crate::scenario::{self, Action, Code, ContractSpec, Scenario};
+use crate::trace::{Header, TraceEvent, TraceWriter};
+use crate::users::{Act, REACTION, User};
+
+/// Encoder counts per slot of simulated carousels.
+pub const COUNTS_PER_SLOT: u32 = 200;
+
+/// How a run is set up beyond its scenario.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Where the trace goes.
+    pub trace: Option<Box<dyn std::io::Write + Send>>,
+    /// Where camera images are written as PNG (the trace names them relative to it).
+    pub images: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions").field("seed", &self.seed).field("images", &self.images).finish()
+    }
+}
+
+/// What a run found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// Every expectation met and nothing went wrong.
+    pub passed: bool,
+    /// The unmet expectations and problems, the first first, each with its simulated time.
+    pub failures: Vec<String>,
+    /// Simulated time covered.
+    pub simulated: Duration,
+    /// A stable summary of what happened, for snapshots.
+    pub summary: Vec<String>,
+    /// Link frames counted (all lines).
+    pub bytes_on_lines: u64,
+}
+
+/// A run in progress. See the [module docs](self).
+pub struct Run {
+    scenario: Scenario,
+    seed: u64,
+    now: Instant,
+    end: Instant,
+    start: Timestamp,
+    electronics: Electronics,
+    plants: Vec<AutomatPlant>,
+    automats: Vec<AutomatId>,
+    users: Vec<User>,
+    timeline: Vec<(Instant, usize)>,
+    next_step: usize,
+    pins: BTreeMap<String, String>,
+    contracts: BTreeMap<String, ContractId>,
+    alert_kinds: BTreeMap<AlertId, (AlertKind, Option<KeyId>)>,
+    observed: Vec<Observed>,
+    displays: Vec<Vec<String>>,
+    last_user: Vec<Option<String>>,
+    problems: Vec<String>,
+    trace: TraceWriter,
+    images: Option<PathBuf>,
+    rng: ChaCha8Rng,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Run({:?} at {})", self.scenario.name, self.now)
+    }
+}
+
+/// Runs a scenario to its end and judges it.
+pub fn run_scenario(scenario: &Scenario, options: RunOptions) -> Outcome {
+    let mut run = Run::new(scenario.clone(), options);
+    while run.step() {}
+    run.finish()
+}
+
+impl Run {
+    /// Sets a run up: the fleet, its keys, contacts, contracts and users, at simulated time 0.
+    pub fn new(scenario: Scenario, options: RunOptions) -> Self {
+        let seed = options.seed.unwrap_or(scenario.seed);
+        let start: Timestamp = scenario
+            .start
+            .as_deref()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| "2026-06-01T08:00:00Z".parse().unwrap_or(Timestamp::UNIX_EPOCH));
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let automats: Vec<AutomatId> = scenario.automats.iter().map(|a| AutomatId(a.id)).collect();
+        let mut boards = Vec::new();
+        let mut pairings = Vec::new();
+        for a in &scenario.automats {
+            let key = PairingKey(rng.random());
+            let board_id = 0x0B00_0000 + a.id;
+            let mut cfg = BoardConfig::reference(board_id, key.clone());
+            cfg.slot_count = a.slots;
+            cfg.counts_per_slot = COUNTS_PER_SLOT;
+            boards.push((AutomatId(a.id), cfg));
+            pairings.push(BoardPairing { automat: AutomatId(a.id), board_id, key });
+        }
+        let mut ccfg = ControllerConfig::new(rng.random(), rng.random(), pairings);
+        if let Some(tz) = scenario.time_zone.as_deref().and_then(|z| jiff::tz::TimeZone::get(z).ok()) {
+            ccfg.time_zone = tz;
+        }
+        let c = &scenario.controller;
+        if let Some(d) = c.door_open_limit {
+            ccfg.door_open_limit = d.0;
+        }
+        if let Some(d) = c.unlock_window {
+            ccfg.unlock_window = d.0;
+        }
+        if let Some(d) = c.lockout {
+            ccfg.lockout = d.0;
+        }
+        if let Some(d) = c.overdue_grace {
+            ccfg.overdue_grace = d.0;
+        }
+        if let Some(b) = c.alert_shared_key_out {
+            ccfg.alert_shared_key_out = b;
+        }
+        let fsync = match c.fsync_every {
+            None | Some(0) | Some(1) => controller::journal::FsyncPolicy::Always,
+            Some(n) => controller::journal::FsyncPolicy::Every(n),
+        };
+        let ecfg =
+            ElectronicsConfig { host_line: scenario.lines.host, plant_line: scenario.lines.plant, fsync };
+        let electronics = Electronics::new(ccfg, start, boards, &ecfg, rng.random());
+        let plants = scenario
+            .automats
+            .iter()
+            .map(|a| AutomatPlant::new(a.slots, COUNTS_PER_SLOT, a.at_window, rng.random()))
+            .collect();
+        let last_step = scenario.timeline.iter().map(|s| s.at.0).max().unwrap_or(Duration::ZERO);
+        let end = Instant::ZERO + scenario.duration.map_or(last_step + Duration::from_secs(600), |d| d.0);
+        let mut timeline: Vec<(Instant, usize)> =
+            scenario.timeline.iter().enumerate().map(|(i, s)| (Instant::ZERO + s.at.0, i)).collect();
+        timeline.sort_by_key(|(t, i)| (*t, *i));
+        let mut trace = TraceWriter::new(options.trace);
+        trace.header(&Header {
+            format: crate::trace::FORMAT,
+            version: crate::trace::VERSION,
+            scenario: &scenario.name,
+            seed,
+            start: start.to_string(),
+            source: "sim",
+        });
+        let n = automats.len();
+        let mut run = Run {
+            scenario,
+            seed,
+            now: Instant::ZERO,
+            end,
+            start,
+            electronics,
+            plants,
+            automats,
+            users: Vec::new(),
+            timeline,
+            next_step: 0,
+            pins: BTreeMap::new(),
+            contracts: BTreeMap::new(),
+            alert_kinds: BTreeMap::new(),
+            observed: Vec::new(),
+            displays: vec![Vec::new(); n],
+            last_user: vec![None; n],
+            problems: Vec::new(),
+            trace,
+            images: options.images,
+            rng,
+            finished: false,
+        };
+        run.setup();
+        run.tick();
+        run
+    }
+
+    /// Simulated time now.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The electronics (controller and boards).
+    pub fn electronics(&self) -> &Electronics {
+        &self.electronics
+    }
+
+    /// The plants.
+    pub fn plants(&self) -> &[AutomatPlant] {
+        &self.plants
+    }
+
+    fn ts(&self) -> Timestamp {
+        self.electronics.timestamp(self.now)
+    }
+
+    fn emit(&mut self, event: TraceEvent) {
+        self.trace.event(self.now.as_micros(), &event);
+    }
+
+    fn observe(&mut self, what: Observation) {
+        self.observed.push(Observed { at: self.now, what });
+    }
+
+    fn problem(&mut self, text: String) {
+        let text = format!("{}: {text}", fmt_time(self.now));
+        self.emit(TraceEvent::Problem { text: text.clone() });
+        self.problems.push(text);
+    }
+
+    fn automat_index(&self, id: u32) -> Option<usize> {
+        self.automats.iter().position(|a| a.0 == id)
+    }
+
+    fn item_of(&self, k: &scenario::KeySpec) -> Item {
+        Item {
+            key: Some(KeyId(k.id)),
+            tag: k.tag.as_deref().and_then(scenario::load::tag).map(TagId),
+            look: look_of(&k.look),
+        }
+    }
+
+    fn setup(&mut self) {
+        let now = self.ts();
+        let sc = self.scenario.clone();
+        let Some(ctl) = self.electronics.controller_mut() else { return };
+        let mut results = Vec::new();
+        for a in &sc.automats {
+            let automat = cm::Automat {
+                id: AutomatId(a.id),
+                name: a.name.clone(),
+                slots: a.slots,
+                location: cm::Location { lat: a.location.0, lon: a.location.1 },
+            };
+            results.push((
+                format!("add automat {}", a.id),
+                ctl.add_automat(now, automat).map(|_| String::new()),
+            ));
+        }
+        for c in &sc.contacts {
+            let contact = cm::Contact { id: ContactId(c.id), name: c.name.clone() };
+            results.push((
+                format!("add contact {}", c.id),
+                ctl.add_contact(now, contact).map(|_| String::new()),
+            ));
+        }
+        for k in &sc.keys {
+            let key = cm::Key {
+                id: KeyId(k.id),
+                name: if k.name.is_empty() { format!("key {}", k.id) } else { k.name.clone() },
+                tag: k.tag.as_deref().and_then(scenario::load::tag).map(TagId),
+                shared: k.shared,
+                return_code: k.return_code.as_deref().and_then(cm::ReturnCode::parse),
+                storage: cm::Storage::Slot { automat: AutomatId(k.automat), slot: k.slot },
+                reference: None,
+                daily_deadline: k.daily_deadline.as_deref().and_then(scenario::load::clock),
+            };
+            results.push((format!("enrol key {}", k.id), ctl.enrol_key(now, key).map(|_| String::new())));
+            let reference = look::render_slot(Some(&look_of(&k.look)), Conditions::NOMINAL, 0);
+            results.push((
+                format!("reference key {}", k.id),
+                ctl.set_key_reference(now, KeyId(k.id), &reference).map(|_| String::new()),
+            ));
+        }
+        for g in &sc.groups {
+            let group = cm::DeviceGroup {
+                id: DeviceGroupId(g.id),
+                automats: g.automats.iter().map(|a| AutomatId(*a)).collect(),
+                entities: g
+                    .entities
+                    .iter()
+                    .map(|(e, ks)| (e.clone(), ks.iter().map(|k| KeyId(*k)).collect()))
+                    .collect(),
+            };
+            results.push((
+                format!("add group {}", g.id),
+                ctl.add_device_group(now, group).map(|_| String::new()),
+            ));
+        }
+        for (call, result) in results {
+            if let Err(e) = result {
+                self.problem(format!("setup: {call}: {e}"));
+            }
+        }
+        for k in &sc.keys {
+            if let Some(i) = self.automat_index(k.automat) {
+                let item = self.item_of(k);
+                self.plants[i].hooks[usize::from(k.slot)] = Some(item);
+            }
+        }
+        for c in &sc.contracts {
+            self.create_contract(c);
+        }
+        for u in &sc.users {
+            let automat = u.automat.and_then(|a| self.automat_index(a)).unwrap_or(0);
+            let carries = u
+                .carries
+                .iter()
+                .map(|(name, l)| (name.clone(), Item { key: None, tag: None, look: look_of(l) }))
+                .collect();
+            self.users.push(User::new(u.name.clone(), automat, carries));
+        }
+    }
+
+    fn create_contract(&mut self, c: &ContractSpec) {
+        let now = self.ts();
+        let at =
+            |o: Option<scenario::Offset>| o.map(|o| self.start.saturating_add(o.0).unwrap_or(Timestamp::MAX));
+        let schedule = c.schedule.as_ref().and_then(|s| {
+            let windows = s
+                .windows
+                .iter()
+                .filter_map(|w| {
+                    let days: Vec<_> = w.days.iter().filter_map(|d| scenario::load::weekday(d)).collect();
+                    Some(WeeklyWindow::new(
+                        &days,
+                        scenario::load::clock(&w.from)?,
+                        scenario::load::clock(&w.to)?,
+                    ))
+                })
+                .collect();
+            AccessSchedule::new(&s.time_zone, windows).ok()
+        });
+        let new = NewContract {
+            automat: AutomatId(c.automat),
+            keys: c.keys.iter().map(|k| KeyId(*k)).collect(),
+            contacts: c.contacts.iter().map(|k| ContactId(*k)).collect(),
+            start: at(c.start).or(Some(now)),
+            end: at(c.end),
+            pin: c.pin.clone(),
+            purpose: Purpose::FetchAndReturn,
+            schedule,
+        };
+        let Some(ctl) = self.electronics.controller_mut() else {
+            self.problem(format!("create contract {:?}: the controller is down", c.name));
+            return;
+        };
+        let result = ctl.create_contract(now, new);
+        let call = format!("create contract {:?}", c.name);
+        match (result, &c.expect_error) {
+            (Ok((id, pin)), None) => {
+                self.emit(TraceEvent::Api { call, result: format!("ok {id}") });
+                self.pins.insert(c.name.clone(), pin.expose().to_string());
+                self.contracts.insert(c.name.clone(), id);
+            }
+            (Ok((id, _)), Some(want)) => {
+                self.emit(TraceEvent::Api { call: call.clone(), result: format!("ok {id}") });
+                self.problem(format!("{call}: expected the error {want:?}, but it was created as {id}"));
+            }
+            (Err(e), want) => {
+                let text = e.to_string();
+                self.emit(TraceEvent::Api { call: call.clone(), result: format!("error {text}") });
+                self.observe(Observation::ApiError(text.clone()));
+                match want {
+                    Some(w) if text.contains(w.as_str()) => {}
+                    Some(w) => {
+                        self.problem(format!("{call}: expected an error containing {w:?}, got {text:?}"))
+                    }
+                    None => self.problem(format!("{call}: refused: {text}")),
+                }
+            }
+        }
+    }
+
+    /// Advances to the next event and handles everything due then; `false` once the run is over.
+    pub fn step(&mut self) -> bool {
+        if self.finished {
+            return false;
+        }
+        let mut next = self.electronics.next_event();
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n: Instant| n.min(t)));
+            }
+        };
+        for p in &self.plants {
+            consider(p.next_event());
+        }
+        consider(self.timeline.get(self.next_step).map(|(t, _)| *t));
+        for u in &self.users {
+            consider(u.next_event());
+        }
+        match next {
+            Some(t) if t <= self.end => {
+                self.now = self.now.max(t);
+                self.tick();
+                true
+            }
+            _ => {
+                self.now = self.end;
+                self.tick();
+                self.finished = true;
+                false
+            }
+        }
+    }
+
+    /// Handles everything due now until nothing more happens at this instant.
+    fn tick(&mut self) {
+        for _round in 0..10_000 {
+            let mut progress = false;
+            while let Some(&(t, i)) = self.timeline.get(self.next_step) {
+                if t > self.now {
+                    break;
+                }
+                self.next_step += 1;
+                self.do_step(i);
+                progress = true;
+            }
+            let mut out = Vec::new();
+            for i in 0..self.plants.len() {
+                for report in self.plants[i].poll(self.now) {
+                    self.electronics.plant_report(i, &report, &mut out);
+                    progress = true;
+                }
+            }
+            self.electronics.run(self.now, &mut out);
+            progress |= !out.is_empty();
+            for o in out {
+                self.outgoing(o);
+            }
+            for u in 0..self.users.len() {
+                progress |= self.user_act(u);
+            }
+            if !progress {
+                return;
+            }
+        }
+        self.problem("the simulation did not settle at one instant (10,000 rounds)".into());
+    }
+
+    fn outgoing(&mut self, o: Outgoing) {
+        match o {
+            Outgoing::Plant(i, cmd) => {
+                let name = first_word(&format!("{cmd:?}"));
+                self.observe(Observation::Plant(name));
+                self.plants[i].handle(self.now, cmd);
+            }
+            Outgoing::Capture(i, camera, id) => self.capture(i, camera, id),
+            Outgoing::Display(i, text) => {
+                self.emit(TraceEvent::Display { automat: i, text: text.clone() });
+                self.observe(Observation::Display(text.clone()));
+                self.displays[i].push(text);
+            }
+            Outgoing::Record(r) => {
+                let body = format!("{:?}", r.event);
+                let name = first_word(&body);
+                self.emit(TraceEvent::Audit { seq: r.seq, name: name.clone(), body });
+                match &r.event {
+                    Event::AlertRaised(a) => {
+                        self.alert_kinds.insert(a.id, (a.kind, a.key));
+                        self.observe(Observation::Alert(a.kind.name().to_string(), a.key.map(|k| k.0)));
+                    }
+                    Event::AlertCleared { alert } => {
+                        let (kind, key) =
+                            self.alert_kinds.get(alert).copied().unwrap_or((AlertKind::Tamper, None));
+                        self.observe(Observation::AlertCleared(kind.name().to_string(), key.map(|k| k.0)));
+                    }
+                    _ => {}
+                }
+                self.observe(Observation::Audit(name, event_key(&r.event)));
+            }
+            Outgoing::Message(i, channel, dir, body) => {
+                let name = first_word(&body);
+                if channel == Channel::Host && dir == Direction::Up {
+                    self.observe(Observation::Board(name.clone()));
+                }
+                let link = if channel == Channel::Host { "host" } else { "plant" };
+                let dir = if dir == Direction::Down { "down" } else { "up" };
+                self.emit(TraceEvent::Message { automat: i, link, dir, name, body });
+            }
+            Outgoing::LinkNote(i, channel, note) => {
+                let link = if channel == Channel::Host { "host" } else { "plant" };
+                self.emit(TraceEvent::Link { automat: i, link, note });
+            }
+            Outgoing::RecoveryFailed(e) => self.problem(format!("the controller could not recover: {e}")),
+        }
+    }
+
+    fn capture(&mut self, i: usize, camera: Camera, id: u64) {
+        let plant = &self.plants[i];
+        let (fault, cam) = match camera {
+            Camera::Front => (plant.front_camera, "front"),
+            Camera::Internal => (plant.internal_camera, "internal"),
+        };
+        let seed = self.seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let image = match camera {
+            Camera::Internal => {
+                look::render_slot(plant.at_window(self.now).map(|i| &i.look), Conditions::random(seed), seed)
+            }
+            Camera::Front => look::render_user(self.last_user[i].as_deref().unwrap_or("nobody"), seed),
+        };
+        let (image, result) = match fault {
+            CameraFault::None => (Some(image), "ok"),
+            CameraFault::Fail => (None, "fail"),
+            CameraFault::Black => (Some(RgbImage::new(image.width(), image.height())), "black"),
+        };
+        let mut file = None;
+        if let (Some(dir), Some(img)) = (&self.images, &image) {
+            let name = format!("images/{:08}-a{i}-{cam}-{id}.png", self.now.as_micros() / 1000);
+            let path = dir.join(&name);
+            match img.save(&path) {
+                Ok(()) => file = Some(name),
+                Err(e) => self.problems.push(format!("cannot write {}: {e}", path.display())),
+            }
+        }
+        self.emit(TraceEvent::Capture { automat: i, camera: cam, id, file, result });
+        let automat = self.automats[i];
+        self.electronics.controller_input(self.now, Input::Image { automat, id, image });
+    }
+
+    fn press(&mut self, i: usize, c: char) {
+        let key = match c {
+            '*' => KeypadKey::Star,
+            '#' => KeypadKey::Enter,
+            'C' => KeypadKey::Cancel,
+            d => match d.to_digit(10) {
+                Some(d) => KeypadKey::Digit(d as u8),
+                None => return,
+            },
+        };
+        let automat = self.automats[i];
+        self.electronics.controller_input(self.now, Input::Keypad { automat, key });
+    }
+
+    fn code_keys(&mut self, code: &Code) -> Option<String> {
+        match code {
+            Code::Pin(p) => Some(format!("{p}#")),
+            Code::ReturnCode(c) => Some(format!("*{c}#")),
+            Code::ContractPin(name) => match self.pins.get(name) {
+                Some(p) => Some(format!("{p}#")),
+                None => {
+                    self.problem(format!("no PIN for contract {name:?} (was it created?)"));
+                    None
+                }
+            },
+        }
+    }
+
+    fn user(&self, name: &str) -> Option<usize> {
+        self.users.iter().position(|u| u.name == name)
+    }
+
+    fn do_step(&mut self, index: usize) {
+        let action = self.scenario.timeline[index].action.clone();
+        self.emit(TraceEvent::Step { index, action: format!("{action:?}") });
+        let now = self.now;
+        let automat = |run: &Self, id: u32| run.automat_index(id);
+        match action {
+            Action::Take { user, code } | Action::Return { user, code, .. } if self.user(&user).is_none() => {
+                let _ = code;
+                self.problem(format!("no user {user:?}"));
+            }
+            Action::Take { user, code } => {
+                let u = self.user(&user).unwrap_or(0);
+                if let Some(keys) = self.code_keys(&code) {
+                    self.begin_intent(u, &keys);
+                    self.users[u].plan_take();
+                }
+            }
+            Action::Return { user, code, item, on_wrong, then } => {
+                let u = self.user(&user).unwrap_or(0);
+                if let Some(keys) = self.code_keys(&code) {
+                    self.begin_intent(u, &keys);
+                    self.users[u].plan_return(item, on_wrong, then);
+                }
+            }
+            Action::Press { user, keys } => {
+                if let Some(u) = self.user(&user) {
+                    self.begin_intent(u, &keys);
+                }
+            }
+            Action::OpenDoor { user, force } => self.push_act(&user, Act::Open(force)),
+            Action::CloseDoor { user } => self.push_act(&user, Act::Close),
+            Action::TakeKey { user } => self.push_act(&user, Act::Take),
+            Action::Hang { user, item } => self.push_act(&user, Act::Hang(item)),
+            Action::Stall { automat: a, duration } => {
+                if let Some(i) = automat(self, a) {
+                    self.plants[i].carousel.jam(now, duration.map(|d| d.0));
+                }
+            }
+            Action::ClearStall { automat: a } => {
+                if let Some(i) = automat(self, a) {
+                    self.plants[i].carousel.clear_stall(now);
+                }
+            }
+            Action::LoseSteps { automat: a, counts } => {
+                if let Some(i) = automat(self, a) {
+                    self.plants[i].carousel.lose_steps(counts);
+                }
+            }
+            Action::EncoderNoise { automat: a, counts } => {
+                if let Some(i) = automat(self, a) {
+                    self.plants[i].carousel.noise = counts;
+                }
+            }
+            Action::Latch { automat: a, fault } => {
+                if let Some(i) = automat(self, a) {
+                    self.plants[i].door.fault = fault;
+                }
+            }
+            Action::TagReader { automat: a, fault } => {
+                if let Some(i) = automat(self, a) {
+                    self.plants[i].tag_fault = match fault {
+                        scenario::TagFaultSpec::Ok => TagFault::None,
+                        scenario::TagFaultSpec::NoRead => TagFault::NoRead,
+                        scenario::TagFaultSpec::WrongRead(t) => {
+                            TagFault::WrongRead(TagId(scenario::load::tag(&t).unwrap_or(0)))
+                        }
+                    };
+                }
+            }
+            Action::Camera { automat: a, camera, fault } => {
+                if let Some(i) = automat(self, a) {
+                    match camera {
+                        scenario::CameraSpec::Front => self.plants[i].front_camera = fault,
+                        scenario::CameraSpec::Internal => self.plants[i].internal_camera = fault,
+                    }
+                }
+            }
+            Action::PowerCut { survive_bytes } => {
+                self.electronics.power_cut(survive_bytes as usize);
+                for p in &mut self.plants {
+                    p.power_off(now);
+                }
+                self.emit(TraceEvent::Plant { automat: 0, what: "power cut".into() });
+            }
+            Action::PowerRestore => {
+                let mut out = Vec::new();
+                self.electronics.power_restore(now, &mut out);
+                for p in &mut self.plants {
+                    p.power_on(now);
+                }
+                self.emit(TraceEvent::Plant { automat: 0, what: "power restored".into() });
+                for o in out {
+                    self.outgoing(o);
+                }
+            }
+            Action::Mains { automat: a, on } => {
+                if let Some(i) = automat(self, a) {
+                    self.plants[i].set_mains(now, on);
+                }
+            }
+            Action::Tamper { automat: a } => {
+                if let Some(i) = automat(self, a) {
+                    self.plants[i].set_tamper(now, true);
+                }
+            }
+            Action::HostLine { automat: a, line } => {
+                if let Some(i) = automat(self, a) {
+                    self.electronics.set_host_line(i, line);
+                }
+            }
+            Action::DropHostLine { automat: a, duration } => {
+                if let Some(i) = automat(self, a) {
+                    self.electronics.drop_host_line(i, now + duration.0);
+                }
+            }
+            Action::InjectForgedUnlock { automat: a } => {
+                if let Some(i) = automat(self, a) {
+                    // The attacker knows the protocol but not the pairing key.
+                    let mut forger =
+                        CommandSigner::new(PairingKey(self.rng.random()), 0x0B00_0000 + a, 1_000_000);
+                    let forged = forger.unlock_door(30_000);
+                    let mut out = Vec::new();
+                    self.electronics.inject_message(i, &forged, &mut out);
+                    for o in out {
+                        self.outgoing(o);
+                    }
+                }
+            }
+            Action::CreateContract(c) => self.create_contract(&c),
+            Action::DeleteContract { name, expect_error } => {
+                let Some(&id) = self.contracts.get(&name) else {
+                    self.problem(format!("delete contract: no contract {name:?}"));
+                    return;
+                };
+                let ts = self.ts();
+                let result = self.electronics.controller_mut().map(|c| c.delete_contract(ts, id));
+                self.api_result(
+                    format!("delete contract {name:?}"),
+                    result.map(|r| r.map(|()| String::new())),
+                    expect_error,
+                );
+            }
+            Action::RevokeContact { contact } => {
+                let ts = self.ts();
+                let result =
+                    self.electronics.controller_mut().map(|c| c.revoke_contact(ts, ContactId(contact)));
+                self.api_result(
+                    format!("revoke contact {contact}"),
+                    result.map(|r| r.map(|v| format!("{v:?}"))),
+                    None,
+                );
+            }
+            Action::RegeneratePin { name } => {
+                let Some(&id) = self.contracts.get(&name) else {
+                    self.problem(format!("regenerate PIN: no contract {name:?}"));
+                    return;
+                };
+                let ts = self.ts();
+                match self.electronics.controller_mut().map(|c| c.regenerate_pin(ts, id)) {
+                    Some(Ok(pin)) => {
+                        self.pins.insert(name.clone(), pin.expose().to_string());
+                        self.emit(TraceEvent::Api {
+                            call: format!("regenerate PIN {name:?}"),
+                            result: "ok".into(),
+                        });
+                    }
+                    other => self.api_result(
+                        format!("regenerate PIN {name:?}"),
+                        other.map(|r| r.map(|_| String::new())),
+                        None,
+                    ),
+                }
+            }
+            Action::Reservation(r) => {
+                let ts = self.ts();
+                let at = |o: scenario::Offset| self.start.saturating_add(o.0).unwrap_or(Timestamp::MAX);
+                let res = Reservation {
+                    entity: r.entity.clone(),
+                    contacts: r.contacts.iter().map(|c| ContactId(*c)).collect(),
+                    start: at(r.start),
+                    end: at(r.end),
+                    group: DeviceGroupId(r.group),
+                    near: r.near.map(|(lat, lon)| cm::Location { lat, lon }),
+                };
+                match self.electronics.controller_mut().map(|c| c.create_reservation(ts, res)) {
+                    Some(Ok(outcome)) => {
+                        let names: Vec<String> = if outcome.contracts.len() == 2 {
+                            vec![format!("{}/fetch", r.name), format!("{}/return", r.name)]
+                        } else {
+                            vec![r.name.clone()]
+                        };
+                        for (name, (id, pin)) in names.into_iter().zip(outcome.contracts) {
+                            self.pins.insert(name.clone(), pin.expose().to_string());
+                            self.contracts.insert(name, id);
+                        }
+                        self.emit(TraceEvent::Api {
+                            call: format!("reservation {:?}", r.name),
+                            result: format!("ok at {}", outcome.automat),
+                        });
+                        if let Some(want) = r.expect_automat {
+                            if outcome.automat.0 != want {
+                                self.problem(format!(
+                                    "reservation {:?}: chose automat {}, expected {want}",
+                                    r.name, outcome.automat.0
+                                ));
+                            }
+                        }
+                    }
+                    other => self.api_result(
+                        format!("reservation {:?}", r.name),
+                        other.map(|r| r.map(|_| String::new())),
+                        None,
+                    ),
+                }
+            }
+        }
+    }
+
+    fn api_result(
+        &mut self,
+        call: String,
+        result: Option<Result<String, controller::registry::ApiError>>,
+        expect_error: Option<String>,
+    ) {
+        match (result, expect_error) {
+            (None, _) => self.problem(format!("{call}: the controller is down")),
+            (Some(Ok(v)), None) => self.emit(TraceEvent::Api { call, result: format!("ok {v}") }),
+            (Some(Ok(_)), Some(want)) => {
+                self.problem(format!("{call}: expected the error {want:?}, but it succeeded"))
+            }
+            (Some(Err(e)), want) => {
+                let text = e.to_string();
+                self.emit(TraceEvent::Api { call: call.clone(), result: format!("error {text}") });
+                self.observe(Observation::ApiError(text.clone()));
+                match want {
+                    Some(w) if text.contains(w.as_str()) => {}
+                    Some(w) => {
+                        self.problem(format!("{call}: expected an error containing {w:?}, got {text:?}"))
+                    }
+                    None => self.problem(format!("{call}: refused: {text}")),
+                }
+            }
+        }
+    }
+
+    fn push_act(&mut self, user: &str, act: Act) {
+        if let Some(u) = self.user(user) {
+            let now = self.now;
+            let u = &mut self.users[u];
+            u.ready_at = u.ready_at.max(now);
+            u.acts.push_back(act);
+        }
+    }
+
+    fn begin_intent(&mut self, u: usize, keys: &str) {
+        let now = self.now;
+        let automat = self.users[u].automat;
+        let mark = self.displays[automat].len();
+        let user = &mut self.users[u];
+        user.acts.clear();
+        user.ready_at = now;
+        user.waiting_since = None;
+        user.display_mark = mark;
+        user.type_code(keys);
+        self.last_user[automat] = Some(self.users[u].name.clone());
+    }
+
+    /// Lets user `u` do what they can now; returns whether anything happened.
+    fn user_act(&mut self, u: usize) -> bool {
+        let mut progress = false;
+        loop {
+            let now = self.now;
+            let user = &self.users[u];
+            if user.ready_at > now {
+                return progress;
+            }
+            let Some(act) = user.acts.front().cloned() else { return progress };
+            let i = user.automat;
+            let name = user.name.clone();
+            match act {
+                Act::WaitUnlock(timeout) => {
+                    let since = *self.users[u].waiting_since.get_or_insert(now);
+                    if self.plants[i].door.releases() && !self.plants[i].door.open {
+                        self.users[u].waiting_since = None;
+                        self.users[u].acts.pop_front();
+                        self.users[u].ready_at = now + REACTION;
+                        return true;
+                    }
+                    if now >= since + timeout {
+                        self.emit(TraceEvent::User {
+                            user: name,
+                            act: "gives up waiting for the door".into(),
+                        });
+                        self.users[u].acts.clear();
+                        self.users[u].waiting_since = None;
+                        return true;
+                    }
+                    return progress;
+                }
+                Act::TakeMore => {
+                    self.users[u].acts.pop_front();
+                    // Another key of the bundle: the latch releases again within a few seconds.
+                    self.users[u].acts.extend([
+                        Act::WaitUnlock(Duration::from_secs(15)),
+                        Act::Open(false),
+                        Act::Pause(REACTION),
+                        Act::Take,
+                        Act::Pause(REACTION),
+                        Act::Close,
+                        Act::Pause(REACTION),
+                        Act::TakeMore,
+                    ]);
+                    progress = true;
+                    continue;
+                }
+                _ => {}
+            }
+            self.users[u].acts.pop_front();
+            progress = true;
+            match act {
+                Act::Key(c) => {
+                    self.emit(TraceEvent::User { user: name, act: "presses a key".into() });
+                    self.press(i, c);
+                }
+                Act::Pause(d) => {
+                    self.users[u].ready_at = now + d;
+                }
+                Act::Open(force) => {
+                    let opened = self.plants[i].open_door(now, force);
+                    let what = if force { "forces the door" } else { "opens the door" };
+                    self.emit(TraceEvent::User {
+                        user: name,
+                        act: format!("{what}: {}", if opened { "open" } else { "it does not open" }),
+                    });
+                    if !opened && !force {
+                        self.users[u].acts.clear();
+                    }
+                }
+                Act::Close => {
+                    if self.plants[i].close_door(now) {
+                        self.emit(TraceEvent::User { user: name, act: "closes the door".into() });
+                    }
+                }
+                Act::Take => match self.plants[i].take(now) {
+                    Some(item) => {
+                        self.emit(TraceEvent::User { user: name, act: format!("takes {}", describe(&item)) });
+                        self.users[u].hand.push(item);
+                    }
+                    None => self.emit(TraceEvent::User { user: name, act: "finds nothing to take".into() }),
+                },
+                Act::Hang(item) => match self.users[u].take_from_hand(&item) {
+                    Some(it) => {
+                        let desc = describe(&it);
+                        match self.plants[i].hang(now, it) {
+                            Ok(()) => {
+                                self.emit(TraceEvent::User { user: name, act: format!("hangs {desc}") })
+                            }
+                            Err(it) => {
+                                self.users[u].hand.push(it);
+                                self.emit(TraceEvent::User {
+                                    user: name,
+                                    act: format!("cannot hang {desc}"),
+                                });
+                            }
+                        }
+                    }
+                    None => self.problem(format!("{name} does not hold {item:?}")),
+                },
+                Act::CheckWrong { on_wrong, then } => {
+                    let mark = self.users[u].display_mark;
+                    let told = self.displays[i][mark.min(self.displays[i].len())..]
+                        .iter()
+                        .any(|d| d.contains("Wrong key"));
+                    if told && on_wrong == scenario::OnWrong::TakeBack {
+                        self.emit(TraceEvent::User {
+                            user: name,
+                            act: "was told the key is wrong: takes it back".into(),
+                        });
+                        let mut acts = vec![
+                            Act::WaitUnlock(Duration::from_secs(40)),
+                            Act::Open(false),
+                            Act::Pause(REACTION),
+                            Act::Take,
+                            Act::Pause(REACTION),
+                            Act::Close,
+                            Act::Pause(REACTION),
+                        ];
+                        if let Some(then) = then {
+                            acts.extend([
+                                Act::WaitUnlock(Duration::from_secs(40)),
+                                Act::Open(false),
+                                Act::Pause(REACTION),
+                                Act::Hang(then),
+                                Act::Pause(REACTION * 2),
+                                Act::Close,
+                            ]);
+                        }
+                        self.users[u].acts.extend(acts);
+                    } else if told {
+                        self.emit(TraceEvent::User {
+                            user: name,
+                            act: "was told the key is wrong: walks away".into(),
+                        });
+                    }
+                }
+                Act::WaitUnlock(_) | Act::TakeMore => {}
+            }
+        }
+    }
+
+    /// Ends the run: judges the expectations and closes the trace.
+    pub fn finish(mut self) -> Outcome {
+        let mut failures = self.problems.clone();
+        let registry = self.electronics.controller().map(|c| c.registry().clone());
+        let doors: Vec<bool> = self.plants.iter().map(|p| p.door.open).collect();
+        failures.extend(expect::judge(
+            &self.scenario.expect,
+            &self.observed,
+            registry.as_ref(),
+            &self.automats,
+            &doors,
+        ));
+        if let Some(e) = self.trace.error() {
+            failures.push(format!("trace not written: {e}"));
+        }
+        let passed = failures.is_empty();
+        self.emit(TraceEvent::End { passed, failures: failures.clone() });
+        self.trace.flush();
+        let summary = expect::summary(&self.observed);
+        let bytes_on_lines =
+            (0..self.plants.len()).flat_map(|i| self.electronics.line_stats(i)).map(|s| s.bytes).sum();
+        Outcome {
+            passed,
+            failures,
+            simulated: Duration::from_micros(self.now.as_micros()),
+            summary,
+            bytes_on_lines,
+        }
+    }
+}
+
+/// The first word of a Debug string: the variant name.
+pub fn first_word(s: &str) -> String {
+    s.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("").to_string()
+}
+
+fn describe(item: &Item) -> String {
+    match item.key {
+        Some(k) => format!("{k}"),
+        None => format!("an untagged {} fob", item.look.label),
+    }
+}
+
+fn event_key(e: &Event) -> Option<u32> {
+    match e {
+        Event::KeyFetched { key, .. }
+        | Event::KeyReturned { key, .. }
+        | Event::ReturnCodeUsed { key, .. } => Some(key.0),
+        Event::WrongItemLeft { expected, .. } => Some(expected.0),
+        Event::KeyEnrolled(k) => Some(k.id.0),
+        Event::KeyReferenceSet { key, .. } => Some(key.0),
+        Event::AlertRaised(a) => a.key.map(|k| k.0),
+        _ => None,
+    }
+}
+
+/// `hh:mm:ss.mmm` of simulated time.
+pub fn fmt_time(t: Instant) -> String {
+    let ms = t.as_micros() / 1000;
+    format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+}
+
+fn look_of(l: &scenario::LookSpec) -> Look {
+    Look {
+        colour: scenario::load::colour(&l.colour).unwrap_or([128, 128, 128]),
+        shape: l.shape,
+        label: l.label.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_happy_scenario_passes() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/happy_take_and_return.ron");
+        let s = crate::scenario::load_file(std::path::Path::new(path)).expect("loads");
+        let trace: Vec<u8> = Vec::new();
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(trace));
+        struct W(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for W {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let out =
+            run_scenario(&s, RunOptions { trace: Some(Box::new(W(buf.clone()))), ..Default::default() });
+        let text = String::from_utf8(buf.lock().expect("lock").clone()).expect("utf8");
+        std::fs::write("/tmp/happy.trace", &text).ok();
+        assert!(out.passed, "{:#?}\n{:#?}", out.failures, out.summary);
+    }
+}

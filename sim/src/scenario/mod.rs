@@ -1,0 +1,625 @@
+//! The scenario format: what `scenarios/*.ron` files hold. Documented for users in
+//! `scenarios/README.md`; every struct refuses unknown fields.
+
+pub mod load;
+pub mod time;
+
+use serde::Deserialize;
+
+pub use load::{LoadError, load_file, load_str};
+pub use time::Offset;
+
+use crate::plant::look::Shape;
+use crate::plant::{CameraFault, LatchFault};
+use crate::wire::LineConfig;
+
+/// One scenario file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A short name (the test case's name).
+    pub name: String,
+    /// What it proves.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of every random choice of the run (overridden by `--seed`).
+    #[serde(default)]
+    pub seed: u64,
+    /// Wall-clock time at the start, RFC 3339 (default 2026-06-01T08:00:00Z, a Monday).
+    #[serde(default)]
+    pub start: Option<String>,
+    /// Time zone of daily deadlines (IANA name, default UTC).
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// How long to simulate (default: the last timeline step plus 10 minutes).
+    #[serde(default)]
+    pub duration: Option<Offset>,
+    /// The automats.
+    pub automats: Vec<AutomatSpec>,
+    /// The keys.
+    #[serde(default)]
+    pub keys: Vec<KeySpec>,
+    /// The contacts.
+    #[serde(default)]
+    pub contacts: Vec<ContactSpec>,
+    /// Device groups.
+    #[serde(default)]
+    pub groups: Vec<GroupSpec>,
+    /// Contracts created through the API at the start.
+    #[serde(default)]
+    pub contracts: Vec<ContractSpec>,
+    /// The people at the automats and what they carry at the start.
+    #[serde(default)]
+    pub users: Vec<UserSpec>,
+    /// What happens when.
+    #[serde(default)]
+    pub timeline: Vec<Step>,
+    /// What must (and must not) happen.
+    #[serde(default)]
+    pub expect: Expect,
+    /// The serial lines.
+    #[serde(default)]
+    pub lines: Lines,
+    /// Controller settings.
+    #[serde(default)]
+    pub controller: ControllerSpec,
+}
+
+/// An automat of the fleet.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutomatSpec {
+    /// Its id.
+    pub id: u32,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+    /// Slots on the carousel (default 30).
+    #[serde(default = "thirty")]
+    pub slots: u8,
+    /// Latitude and longitude.
+    #[serde(default)]
+    pub location: (f64, f64),
+    /// The slot at the window when the scenario starts.
+    #[serde(default)]
+    pub at_window: u8,
+}
+
+fn thirty() -> u8 {
+    30
+}
+
+/// A key fob's look.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookSpec {
+    /// A colour name (`red`, `blue`, `green`, `yellow`, `purple`, `orange`, `cyan`, `white`,
+    /// `black`, `pink`) or `#rrggbb`.
+    pub colour: String,
+    /// The outline.
+    #[serde(default = "round")]
+    pub shape: Shape,
+    /// Up to 4 characters printed on it.
+    #[serde(default)]
+    pub label: String,
+}
+
+fn round() -> Shape {
+    Shape::Round
+}
+
+/// A key.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySpec {
+    /// Its id.
+    pub id: u32,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+    /// The automat it is stored in.
+    pub automat: u32,
+    /// Its slot.
+    pub slot: u8,
+    /// Its tag as hex (`"04A1B2C3"`), or none for an untagged key.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Shared keys allow overlapping contracts.
+    #[serde(default)]
+    pub shared: bool,
+    /// A four-digit return code.
+    #[serde(default)]
+    pub return_code: Option<String>,
+    /// How its fob looks.
+    pub look: LookSpec,
+    /// A local time it must be back by every day (`"17:00"`).
+    #[serde(default)]
+    pub daily_deadline: Option<String>,
+}
+
+/// A contact.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactSpec {
+    /// Its id.
+    pub id: u32,
+    /// Its name.
+    pub name: String,
+}
+
+/// A device group.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    /// Its id.
+    pub id: u32,
+    /// Its automats.
+    pub automats: Vec<u32>,
+    /// Entity name and the keys that open it.
+    pub entities: Vec<(String, Vec<u32>)>,
+}
+
+/// A weekly window of a schedule.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    /// Days: `Mon`, `Tue`, `Wed`, `Thu`, `Fri`, `Sat`, `Sun`.
+    pub days: Vec<String>,
+    /// Opening, local `"HH:MM"`.
+    pub from: String,
+    /// Closing, local `"HH:MM"`.
+    pub to: String,
+}
+
+/// An access schedule.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    /// IANA time zone.
+    pub time_zone: String,
+    /// The windows.
+    pub windows: Vec<WindowSpec>,
+}
+
+/// A contract to create through the API.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractSpec {
+    /// A handle the timeline and expectations use (`"alice-van"`).
+    pub name: String,
+    /// The automat.
+    pub automat: u32,
+    /// The keys.
+    pub keys: Vec<u32>,
+    /// The contacts.
+    pub contacts: Vec<u32>,
+    /// Start, as an offset from the scenario's start (default: now).
+    #[serde(default)]
+    pub start: Option<Offset>,
+    /// End, as an offset from the scenario's start (default: permanent).
+    #[serde(default)]
+    pub end: Option<Offset>,
+    /// The PIN (default: generated; refer to it as `ContractPin("name")`).
+    #[serde(default)]
+    pub pin: Option<String>,
+    /// Weekly windows.
+    #[serde(default)]
+    pub schedule: Option<ScheduleSpec>,
+    /// The API must refuse it with an error containing this text.
+    #[serde(default)]
+    pub expect_error: Option<String>,
+}
+
+/// A reservation pushed through the API.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReservationSpec {
+    /// A handle for its contracts: `"<name>/fetch"`, `"<name>/return"` or `"<name>"`.
+    pub name: String,
+    /// The entity.
+    pub entity: String,
+    /// The contacts.
+    pub contacts: Vec<u32>,
+    /// Start offset.
+    pub start: Offset,
+    /// End offset.
+    pub end: Offset,
+    /// The device group.
+    pub group: u32,
+    /// Where the user comes from.
+    #[serde(default)]
+    pub near: Option<(f64, f64)>,
+    /// The automat that must be chosen.
+    #[serde(default)]
+    pub expect_automat: Option<u32>,
+}
+
+/// A person.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    /// Their name.
+    pub name: String,
+    /// The automat they use (default: the first).
+    #[serde(default)]
+    pub automat: Option<u32>,
+    /// Foreign items they carry (not fleet keys), by name.
+    #[serde(default)]
+    pub carries: Vec<(String, LookSpec)>,
+}
+
+/// A code typed at the keypad.
+#[derive(Clone, Debug, Deserialize)]
+pub enum Code {
+    /// A PIN as typed.
+    Pin(String),
+    /// The PIN of a contract created by this scenario.
+    ContractPin(String),
+    /// `*` and a return code.
+    ReturnCode(String),
+}
+
+/// Something a user can hang on a hook.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub enum ItemRef {
+    /// A fleet key (the user must hold it).
+    Key(u32),
+    /// A foreign item the user carries, by name.
+    Item(String),
+}
+
+/// What a user does when the automat says the key is wrong.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum OnWrong {
+    /// Takes the wrong item back out when asked.
+    #[default]
+    TakeBack,
+    /// Walks away.
+    Leave,
+}
+
+/// Which camera.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum CameraSpec {
+    /// The front camera.
+    Front,
+    /// The internal camera.
+    Internal,
+}
+
+/// A tag reader fault.
+#[derive(Clone, Debug, Deserialize)]
+pub enum TagFaultSpec {
+    /// Works.
+    Ok,
+    /// Never answers.
+    NoRead,
+    /// Always answers this tag (hex).
+    WrongRead(String),
+}
+
+/// One thing that happens.
+#[derive(Clone, Debug, Deserialize)]
+pub enum Action {
+    // ---- users ----
+    /// Types the code and takes every key presented, until the automat stops presenting.
+    Take {
+        /// Who.
+        user: String,
+        /// With what.
+        code: Code,
+    },
+    /// Types the code and hangs `item` in the presented slot; when told it is wrong, reacts as
+    /// `on_wrong` says, then hangs `then` if given.
+    Return {
+        /// Who.
+        user: String,
+        /// With what.
+        code: Code,
+        /// What they hang.
+        item: ItemRef,
+        /// When told it is wrong.
+        #[serde(default)]
+        on_wrong: OnWrong,
+        /// What they hang after taking a wrong item back.
+        #[serde(default)]
+        then: Option<ItemRef>,
+    },
+    /// Types keys (`0`–`9`, `*`, `#` for Enter, `C` to clear) without doing anything else.
+    Press {
+        /// Who.
+        user: String,
+        /// The keys.
+        keys: String,
+    },
+    /// Opens the door (only if released); `force: true` breaks it open.
+    OpenDoor {
+        /// Who.
+        user: String,
+        /// Break it open.
+        #[serde(default)]
+        force: bool,
+    },
+    /// Closes the door.
+    CloseDoor {
+        /// Who.
+        user: String,
+    },
+    /// Takes what hangs at the window (door open).
+    TakeKey {
+        /// Who.
+        user: String,
+    },
+    /// Hangs an item at the window (door open).
+    Hang {
+        /// Who.
+        user: String,
+        /// What.
+        item: ItemRef,
+    },
+    // ---- faults ----
+    /// Jams the carousel (for a while, or until `ClearStall`).
+    Stall {
+        /// Which automat.
+        automat: u32,
+        /// How long (default: until cleared).
+        #[serde(default, rename = "for")]
+        duration: Option<Offset>,
+    },
+    /// Frees a jam.
+    ClearStall {
+        /// Which automat.
+        automat: u32,
+    },
+    /// Makes the next move lose steps.
+    LoseSteps {
+        /// Which automat.
+        automat: u32,
+        /// How many counts.
+        counts: u32,
+    },
+    /// Encoder readings off by up to this many counts.
+    EncoderNoise {
+        /// Which automat.
+        automat: u32,
+        /// Amplitude.
+        counts: u32,
+    },
+    /// A latch fault.
+    Latch {
+        /// Which automat.
+        automat: u32,
+        /// The fault.
+        fault: LatchFault,
+    },
+    /// A tag reader fault.
+    TagReader {
+        /// Which automat.
+        automat: u32,
+        /// The fault.
+        fault: TagFaultSpec,
+    },
+    /// A camera fault.
+    Camera {
+        /// Which automat.
+        automat: u32,
+        /// Which camera.
+        camera: CameraSpec,
+        /// The fault.
+        fault: CameraFault,
+    },
+    /// The site loses power; the controller's journal keeps what it synced plus
+    /// `survive_bytes` of what it had not.
+    PowerCut {
+        /// Unsynced bytes that reach the disk anyway.
+        #[serde(default)]
+        survive_bytes: u32,
+    },
+    /// Power is back: boards boot, the controller recovers from its journal.
+    PowerRestore,
+    /// Mains lost or back at an automat (the board runs on battery).
+    Mains {
+        /// Which automat.
+        automat: u32,
+        /// Present.
+        on: bool,
+    },
+    /// The case tamper switch opens.
+    Tamper {
+        /// Which automat.
+        automat: u32,
+    },
+    /// The host line of an automat changes behaviour.
+    HostLine {
+        /// Which automat.
+        automat: u32,
+        /// The new behaviour.
+        line: LineConfig,
+    },
+    /// The host line of an automat drops everything for a while.
+    DropHostLine {
+        /// Which automat.
+        automat: u32,
+        /// How long.
+        #[serde(rename = "for")]
+        duration: Offset,
+    },
+    /// An attacker writes a frame with a forged `UnlockDoor` onto the host line.
+    InjectForgedUnlock {
+        /// Which automat.
+        automat: u32,
+    },
+    // ---- API ----
+    /// Creates a contract.
+    CreateContract(ContractSpec),
+    /// Deletes a contract; `expect_error` as for creation.
+    DeleteContract {
+        /// Its handle.
+        name: String,
+        /// The refusal expected.
+        #[serde(default)]
+        expect_error: Option<String>,
+    },
+    /// Revokes every contract of a contact.
+    RevokeContact {
+        /// The contact.
+        contact: u32,
+    },
+    /// Gives a contract a new PIN.
+    RegeneratePin {
+        /// Its handle.
+        name: String,
+    },
+    /// Pushes a reservation.
+    Reservation(ReservationSpec),
+}
+
+/// A timeline entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// When, from the scenario's start.
+    pub at: Offset,
+    /// What.
+    #[serde(rename = "do")]
+    pub action: Action,
+}
+
+/// What a trace event must be to match.
+#[derive(Clone, Debug, Deserialize)]
+pub enum Matcher {
+    /// An audit event of the controller, by variant name (`KeyFetched`, `KeyReturned`,
+    /// `WrongItemLeft`, `SessionOpened`, `CodeRefused`, `Lockout`, …), optionally about a key.
+    Audit {
+        /// The variant name.
+        kind: String,
+        /// The key it concerns.
+        #[serde(default)]
+        key: Option<u32>,
+    },
+    /// An alert raised, by kind (`Overdue`, `WrongKey`, `DoorHeldOpen`, …).
+    Alert {
+        /// The kind.
+        kind: String,
+        /// The key it concerns.
+        #[serde(default)]
+        key: Option<u32>,
+    },
+    /// An alert cleared, by kind.
+    AlertCleared {
+        /// The kind.
+        kind: String,
+        /// The key it concerned.
+        #[serde(default)]
+        key: Option<u32>,
+    },
+    /// A display line containing this text.
+    Display(String),
+    /// A board report by message name (`SlotPresented`, `DoorForced`, `Tamper`, …).
+    Board(String),
+    /// A plant command by message name (`MotorMove`, `LockCoil`, …).
+    Plant(String),
+    /// An API call refused with an error containing this text.
+    ApiError(String),
+}
+
+/// One expected event.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectEvent {
+    /// What.
+    pub event: Matcher,
+    /// Not before this offset.
+    #[serde(default)]
+    pub after: Option<Offset>,
+    /// Not after this offset.
+    #[serde(default)]
+    pub before: Option<Offset>,
+}
+
+/// Where a key must be at the end.
+#[derive(Clone, Debug, Deserialize)]
+pub enum Place {
+    /// In this automat's slot.
+    Slot(u32, u8),
+    /// Out with someone.
+    Held,
+}
+
+/// The door at the end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum DoorEnd {
+    /// Closed.
+    Closed,
+    /// Open.
+    Open,
+}
+
+/// The state at the end.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Final {
+    /// Where keys are, by the controller's registry.
+    #[serde(default)]
+    pub keys: Vec<(u32, Place)>,
+    /// Each automat's door, by id.
+    #[serde(default)]
+    pub doors: Vec<(u32, DoorEnd)>,
+    /// The open alerts, by kind, exactly (sorted comparison).
+    #[serde(default)]
+    pub open_alerts: Option<Vec<String>>,
+}
+
+/// What must happen.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Events that must occur.
+    #[serde(default)]
+    pub events: Vec<ExpectEvent>,
+    /// Whether `events` must occur in the order given.
+    #[serde(default)]
+    pub in_order: bool,
+    /// Events that must not occur.
+    #[serde(default)]
+    pub never: Vec<Matcher>,
+    /// The end state.
+    #[serde(default, rename = "final")]
+    pub end: Option<Final>,
+}
+
+/// The serial lines.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lines {
+    /// Controller ⇄ board.
+    #[serde(default)]
+    pub host: LineConfig,
+    /// Board ⇄ plant.
+    #[serde(default)]
+    pub plant: LineConfig,
+}
+
+/// Controller settings a scenario may change.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerSpec {
+    /// Journal syncs after every this many records (default 1: every record).
+    #[serde(default)]
+    pub fsync_every: Option<u32>,
+    /// Door-open limit.
+    #[serde(default)]
+    pub door_open_limit: Option<Offset>,
+    /// Unlock window.
+    #[serde(default)]
+    pub unlock_window: Option<Offset>,
+    /// Lockout length.
+    #[serde(default)]
+    pub lockout: Option<Offset>,
+    /// Overdue grace after a contract's end.
+    #[serde(default)]
+    pub overdue_grace: Option<Offset>,
+    /// Whether a shared key out with another holder raises an alert (default true).
+    #[serde(default)]
+    pub alert_shared_key_out: Option<bool>,
+}
