@@ -40,7 +40,7 @@ pub struct RunOptions {
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
     /// Where the trace goes.
-    pub trace: Option<Box<dyn std::io::Write + Send>>,
+    pub trace: Option<Box<dyn std::io::Write + Send + Sync>>,
     /// Where camera images are written as PNG (the trace names them relative to it).
     pub images: Option<PathBuf>,
 }
@@ -98,8 +98,13 @@ impl std::fmt::Debug for Run {
     }
 }
 
-/// Runs a scenario to its end and judges it.
+/// Runs a scenario to its end and judges it, as a headless Bevy app (see [`crate::app`]).
 pub fn run_scenario(scenario: &Scenario, options: RunOptions) -> Outcome {
+    crate::app::run_headless(Run::new(scenario.clone(), options))
+}
+
+/// Runs a scenario with the plain loop, without Bevy (the same run, event for event).
+pub fn run_plain(scenario: &Scenario, options: RunOptions) -> Outcome {
     let mut run = Run::new(scenario.clone(), options);
     while run.step() {}
     run.finish()
@@ -390,12 +395,9 @@ impl Run {
         }
     }
 
-    /// Advances to the next event and handles everything due then; `false` once the run is over.
-    pub fn step(&mut self) -> bool {
-        if self.finished {
-            return false;
-        }
-        let mut next = self.electronics.next_event();
+    /// When the plants, the timeline or the users next need attention.
+    fn next_external(&self) -> Option<Instant> {
+        let mut next = self.timeline.get(self.next_step).map(|(t, _)| *t);
         let mut consider = |t: Option<Instant>| {
             if let Some(t) = t {
                 next = Some(next.map_or(t, |n: Instant| n.min(t)));
@@ -404,52 +406,113 @@ impl Run {
         for p in &self.plants {
             consider(p.next_event());
         }
-        consider(self.timeline.get(self.next_step).map(|(t, _)| *t));
         for u in &self.users {
             consider(u.next_event());
         }
-        match next {
-            Some(t) if t <= self.end => {
-                self.now = self.now.max(t);
-                self.tick();
-                true
+        next
+    }
+
+    /// Moves the clock to the next moment the physical world must react: electronics events
+    /// that concern only the electronics (keepalives, acks, heartbeats) are handled on the way
+    /// without stopping. Returns `false` once the run is over.
+    pub fn advance_clock(&mut self) -> bool {
+        if self.finished {
+            return false;
+        }
+        let limit = self.next_external().map_or(self.end, |t| t.min(self.end));
+        while let Some(t) = self.electronics.next_event() {
+            if t > limit {
+                break;
             }
-            _ => {
-                self.now = self.end;
-                self.tick();
-                self.finished = true;
-                false
+            self.now = self.now.max(t);
+            let mut out = Vec::new();
+            self.electronics.run(self.now, &mut out);
+            let physical = out.iter().any(|o| matches!(o, Outgoing::Plant(..) | Outgoing::Capture(..) | Outgoing::Display(..)));
+            for o in out {
+                self.outgoing(o);
+            }
+            if physical {
+                return true;
             }
         }
+        if self.next_external().is_none_or(|t| t > self.end) {
+            self.now = self.end;
+            self.finished = true;
+            return true;
+        }
+        self.now = self.now.max(limit);
+        true
+    }
+
+    /// Whether the clock has reached the end.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Timeline steps due now; returns whether any ran.
+    pub fn phase_timeline(&mut self) -> bool {
+        let mut progress = false;
+        while let Some(&(t, i)) = self.timeline.get(self.next_step) {
+            if t > self.now {
+                break;
+            }
+            self.next_step += 1;
+            self.do_step(i);
+            progress = true;
+        }
+        progress
+    }
+
+    /// Plant reports due now, into the plant links; returns whether there were any.
+    pub fn phase_plants(&mut self) -> bool {
+        let mut out = Vec::new();
+        for i in 0..self.plants.len() {
+            for report in self.plants[i].poll(self.now) {
+                self.electronics.plant_report(i, &report, &mut out);
+            }
+        }
+        let progress = !out.is_empty();
+        for o in out {
+            self.outgoing(o);
+        }
+        progress
+    }
+
+    /// The electronics at this instant, until quiet; plant commands, captures and display lines
+    /// are handled as they come. Returns whether anything happened.
+    pub fn phase_electronics(&mut self) -> bool {
+        let mut out = Vec::new();
+        self.electronics.run(self.now, &mut out);
+        let progress = !out.is_empty();
+        for o in out {
+            self.outgoing(o);
+        }
+        progress
+    }
+
+    /// What the users can do now; returns whether anyone did something.
+    pub fn phase_users(&mut self) -> bool {
+        let mut progress = false;
+        for u in 0..self.users.len() {
+            progress |= self.user_act(u);
+        }
+        progress
+    }
+
+    /// Advances to the next event and handles everything due then; `false` once the run is over.
+    pub fn step(&mut self) -> bool {
+        let running = self.advance_clock();
+        self.tick();
+        running && !self.finished
     }
 
     /// Handles everything due now until nothing more happens at this instant.
     fn tick(&mut self) {
         for _round in 0..10_000 {
-            let mut progress = false;
-            while let Some(&(t, i)) = self.timeline.get(self.next_step) {
-                if t > self.now {
-                    break;
-                }
-                self.next_step += 1;
-                self.do_step(i);
-                progress = true;
-            }
-            let mut out = Vec::new();
-            for i in 0..self.plants.len() {
-                for report in self.plants[i].poll(self.now) {
-                    self.electronics.plant_report(i, &report, &mut out);
-                    progress = true;
-                }
-            }
-            self.electronics.run(self.now, &mut out);
-            progress |= !out.is_empty();
-            for o in out {
-                self.outgoing(o);
-            }
-            for u in 0..self.users.len() {
-                progress |= self.user_act(u);
-            }
+            let mut progress = self.phase_timeline();
+            progress |= self.phase_plants();
+            progress |= self.phase_electronics();
+            progress |= self.phase_users();
             if !progress {
                 return;
             }

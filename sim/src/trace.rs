@@ -128,7 +128,7 @@ pub enum TraceEvent {
 
 /// A trace writer (or a sink that keeps nothing).
 pub struct TraceWriter {
-    out: Option<Box<dyn Write + Send>>,
+    out: Option<Box<dyn Write + Send + Sync>>,
     lines: u64,
     failed: Option<String>,
 }
@@ -148,7 +148,7 @@ struct Line<'a> {
 
 impl TraceWriter {
     /// A writer to `out`, or one that drops everything.
-    pub fn new(out: Option<Box<dyn Write + Send>>) -> Self {
+    pub fn new(out: Option<Box<dyn Write + Send + Sync>>) -> Self {
         TraceWriter { out, lines: 0, failed: None }
     }
 

@@ -28,6 +28,13 @@ pub struct LoadError {
     span: Option<SourceSpan>,
 }
 
+impl LoadError {
+    /// An error about a path rather than a scenario's content (unreadable, missing).
+    pub fn io(file: &str, message: String) -> LoadError {
+        error_at(file, "", None, message)
+    }
+}
+
 fn offset_of(src: &str, line: usize, col: usize) -> usize {
     let mut off = 0;
     for (i, l) in src.split_inclusive('\n').enumerate() {
