@@ -92,8 +92,20 @@ macro_rules! phase_plugin {
 }
 
 phase_plugin!(TimelinePlugin, timeline, Timeline, phase_timeline, "Runs the scenario's timeline steps.");
-phase_plugin!(PlantPlugin, plant, Plant, phase_plants, "The carousel, door, window sensors and power of each automat.");
-phase_plugin!(ElectronicsPlugin, electronics, Electronics, phase_electronics, "The controller, boards and links.");
+phase_plugin!(
+    PlantPlugin,
+    plant,
+    Plant,
+    phase_plants,
+    "The carousel, door, window sensors and power of each automat."
+);
+phase_plugin!(
+    ElectronicsPlugin,
+    electronics,
+    Electronics,
+    phase_electronics,
+    "The controller, boards and links."
+);
 phase_plugin!(UsersPlugin, users, Users, phase_users, "The people at the automats.");
 
 /// Every feature plugin, ordered.

@@ -445,18 +445,18 @@ impl Electronics {
         if let Some(b) = s.board.as_mut() {
             while let Some(e) = s.board_host.poll_event() {
                 progress = true;
-                if let LinkEvent::Message(p) = e {
-                    if let Some(m) = decode::<HostToBoard>(&p, i, Channel::Host, out) {
-                        b.handle_host(now, m);
-                    }
+                if let LinkEvent::Message(p) = e
+                    && let Some(m) = decode::<HostToBoard>(&p, i, Channel::Host, out)
+                {
+                    b.handle_host(now, m);
                 }
             }
             while let Some(e) = s.board_plant.poll_event() {
                 progress = true;
-                if let LinkEvent::Message(p) = e {
-                    if let Some(m) = decode::<PlantToBoard>(&p, i, Channel::Plant, out) {
-                        b.handle_plant(now, m);
-                    }
+                if let LinkEvent::Message(p) = e
+                    && let Some(m) = decode::<PlantToBoard>(&p, i, Channel::Plant, out)
+                {
+                    b.handle_plant(now, m);
                 }
             }
             while let Some(o) = b.poll_output() {
@@ -473,11 +473,11 @@ impl Electronics {
         // The plant's end of the plant link.
         while let Some(e) = s.plant_end.poll_event() {
             progress = true;
-            if let LinkEvent::Message(p) = e {
-                if let Some(m) = decode::<BoardToPlant>(&p, i, Channel::Plant, out) {
-                    out.push(Outgoing::Message(i, Channel::Plant, Direction::Down, format!("{m:?}")));
-                    out.push(Outgoing::Plant(i, m));
-                }
+            if let LinkEvent::Message(p) = e
+                && let Some(m) = decode::<BoardToPlant>(&p, i, Channel::Plant, out)
+            {
+                out.push(Outgoing::Message(i, Channel::Plant, Direction::Down, format!("{m:?}")));
+                out.push(Outgoing::Plant(i, m));
             }
         }
         // Everything onto the wires.

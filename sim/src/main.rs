@@ -87,11 +87,11 @@ fn main() -> ExitCode {
             }
             let results = suite::run(&selected, &opts);
             print!("{}", suite::table(&results));
-            if let Some(path) = junit {
-                if let Err(e) = suite::junit(&results, &path) {
-                    eprintln!("error: cannot write {}: {e}", path.display());
-                    return ExitCode::from(2);
-                }
+            if let Some(path) = junit
+                && let Err(e) = suite::junit(&results, &path)
+            {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
             }
             if results.iter().all(|r| r.outcome.passed) { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }

@@ -427,7 +427,9 @@ impl Run {
             self.now = self.now.max(t);
             let mut out = Vec::new();
             self.electronics.run(self.now, &mut out);
-            let physical = out.iter().any(|o| matches!(o, Outgoing::Plant(..) | Outgoing::Capture(..) | Outgoing::Display(..)));
+            let physical = out
+                .iter()
+                .any(|o| matches!(o, Outgoing::Plant(..) | Outgoing::Capture(..) | Outgoing::Display(..)));
             for o in out {
                 self.outgoing(o);
             }
@@ -665,6 +667,19 @@ impl Run {
             Action::CloseDoor { user } => self.push_act(&user, Act::Close),
             Action::TakeKey { user } => self.push_act(&user, Act::Take),
             Action::Hang { user, item } => self.push_act(&user, Act::Hang(item)),
+            Action::Give { from, to, key } => {
+                let (Some(f), Some(t)) = (self.user(&from), self.user(&to)) else {
+                    self.problem(format!("give: no user {from:?} or {to:?}"));
+                    return;
+                };
+                match self.users[f].take_from_hand(&scenario::ItemRef::Key(key)) {
+                    Some(item) => {
+                        self.emit(TraceEvent::User { user: from, act: format!("gives key {key} to {to}") });
+                        self.users[t].hand.push(item);
+                    }
+                    None => self.problem(format!("give: {from} does not hold key {key}")),
+                }
+            }
             Action::Stall { automat: a, duration } => {
                 if let Some(i) = automat(self, a) {
                     self.plants[i].carousel.jam(now, duration.map(|d| d.0));
@@ -831,13 +846,13 @@ impl Run {
                             call: format!("reservation {:?}", r.name),
                             result: format!("ok at {}", outcome.automat),
                         });
-                        if let Some(want) = r.expect_automat {
-                            if outcome.automat.0 != want {
-                                self.problem(format!(
-                                    "reservation {:?}: chose automat {}, expected {want}",
-                                    r.name, outcome.automat.0
-                                ));
-                            }
+                        if let Some(want) = r.expect_automat
+                            && outcome.automat.0 != want
+                        {
+                            self.problem(format!(
+                                "reservation {:?}: chose automat {}, expected {want}",
+                                r.name, outcome.automat.0
+                            ));
                         }
                     }
                     other => self.api_result(

@@ -5,8 +5,8 @@
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant as WallInstant};
 
 use serde::Serialize;
@@ -66,18 +66,23 @@ pub fn select(all: Vec<(PathBuf, Scenario)>, opts: &SuiteOptions) -> Vec<(PathBu
     let filtered: Vec<_> = all
         .into_iter()
         .filter(|(f, s)| {
-            opts.filter.as_ref().is_none_or(|t| s.name.contains(t.as_str()) || f.display().to_string().contains(t.as_str()))
+            opts.filter
+                .as_ref()
+                .is_none_or(|t| s.name.contains(t.as_str()) || f.display().to_string().contains(t.as_str()))
         })
         .collect();
     match opts.shard {
-        Some((k, n)) if n > 0 => filtered.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, x)| x).collect(),
+        Some((k, n)) if n > 0 => {
+            filtered.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, x)| x).collect()
+        }
         _ => filtered,
     }
 }
 
 /// A directory name for a scenario.
 pub fn slug(name: &str) -> String {
-    let s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
     s.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-")
 }
 
@@ -112,7 +117,8 @@ fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions) -> CaseResult 
     }
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_scenario(scenario, run_opts)));
     let mut outcome = outcome.unwrap_or_else(|p| {
-        let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+        let msg =
+            p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
         Outcome {
             passed: false,
             failures: vec![format!("the simulator panicked: {}", msg.unwrap_or_default())],
@@ -150,7 +156,8 @@ fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions) -> CaseResult 
 
 /// Runs the scenarios side by side; results come back in input order.
 pub fn run(scenarios: &[(PathBuf, Scenario)], opts: &SuiteOptions) -> Vec<CaseResult> {
-    let jobs = if opts.jobs == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { opts.jobs };
+    let jobs =
+        if opts.jobs == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { opts.jobs };
     let jobs = jobs.clamp(1, scenarios.len().max(1));
     let bar = if opts.progress && std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::new(scenarios.len() as u64);

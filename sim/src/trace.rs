@@ -170,7 +170,7 @@ impl TraceWriter {
             .map_err(std::io::Error::from)
             .and_then(|()| out.write_all(b"\n"));
         self.lines += 1;
-        let result = if self.lines % 64 == 0 { result.and_then(|()| out.flush()) } else { result };
+        let result = if self.lines.is_multiple_of(64) { result.and_then(|()| out.flush()) } else { result };
         if let Err(e) = result {
             self.failed.get_or_insert(e.to_string());
             self.out = None;
@@ -179,10 +179,10 @@ impl TraceWriter {
 
     /// Flushes what is buffered.
     pub fn flush(&mut self) {
-        if let Some(out) = self.out.as_mut() {
-            if let Err(e) = out.flush() {
-                self.failed.get_or_insert(e.to_string());
-            }
+        if let Some(out) = self.out.as_mut()
+            && let Err(e) = out.flush()
+        {
+            self.failed.get_or_insert(e.to_string());
         }
     }
 

@@ -184,10 +184,10 @@ impl Carousel {
 
     /// Frees a jam at `now`.
     pub fn clear_stall(&mut self, now: Instant) {
-        if let Some(s) = &mut self.stall {
-            if s.until.is_none_or(|u| u > now) {
-                s.until = Some(now);
-            }
+        if let Some(s) = &mut self.stall
+            && s.until.is_none_or(|u| u > now)
+        {
+            s.until = Some(now);
         }
     }
 

@@ -115,7 +115,7 @@ fn inside(shape: Shape, x: f32, y: f32) -> bool {
         Shape::Round => x * x + y * y <= 20.0 * 20.0,
         Shape::Square => x.abs() <= 18.0 && y.abs() <= 18.0,
         Shape::Tag => x.abs() <= 30.0 && y.abs() <= 11.0,
-        Shape::Triangle => y >= -16.0 && y <= 20.0 && x.abs() <= (20.0 - y) * 0.75,
+        Shape::Triangle => (-16.0..=20.0).contains(&y) && x.abs() <= (20.0 - y) * 0.75,
     }
 }
 
@@ -210,7 +210,7 @@ mod tests {
         let l = look([40, 70, 210], Shape::Square, "8");
         let img = render_slot(Some(&l), Conditions::NOMINAL, 1);
         assert_eq!(img.get_pixel(64, 92).0, [40, 70, 210]);
-        let dark = (70..86)
+        let dark = (56..72)
             .flat_map(|x| (70..86).map(move |y| (x, y)))
             .any(|(x, y)| img.get_pixel(x, y).0 == [20, 20, 20]);
         assert!(dark, "label drawn");

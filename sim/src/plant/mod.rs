@@ -260,11 +260,11 @@ impl AutomatPlant {
             let encoder = self.carousel.encoder(t, 0) + self.noise();
             self.schedule(t, PlantToBoard::HomeSensor { active, encoder });
         }
-        if let Some(end) = self.carousel.move_end() {
-            if end <= now {
-                self.carousel.finish(end);
-                self.at_rest(end);
-            }
+        if let Some(end) = self.carousel.move_end()
+            && end <= now
+        {
+            self.carousel.finish(end);
+            self.at_rest(end);
         }
         let mut due = Vec::new();
         while self.out.front().is_some_and(|(t, _)| *t <= now) {

@@ -66,6 +66,8 @@ fn error_at(file: &str, src: &str, offset: Option<usize>, message: String) -> Lo
 }
 
 /// Reads and checks a scenario file.
+// Load errors are rare and carry their source for the report: their size does not matter.
+#[allow(clippy::result_large_err)]
 pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
     let file = path.display().to_string();
     let src =
@@ -74,6 +76,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
 }
 
 /// Parses and checks a scenario from text; `file` names it in errors.
+#[allow(clippy::result_large_err)]
 pub fn load_str(file: &str, src: &str) -> Result<Scenario, LoadError> {
     let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
     let scenario: Scenario = options.from_str(src).map_err(|e| {
@@ -203,10 +206,10 @@ fn check(s: &Scenario) -> Result<(), Problem> {
     }
     let users: BTreeSet<&str> = s.users.iter().map(|u| u.name.as_str()).collect();
     for (i, u) in s.users.iter().enumerate() {
-        if let Some(a) = u.automat {
-            if !automats.contains(&a) {
-                return Err((format!("users[{i}].automat: no automat {a}"), quoted(&u.name)));
-            }
+        if let Some(a) = u.automat
+            && !automats.contains(&a)
+        {
+            return Err((format!("users[{i}].automat: no automat {a}"), quoted(&u.name)));
         }
         for (name, look) in &u.carries {
             if colour(&look.colour).is_none() {
@@ -229,7 +232,11 @@ fn check(s: &Scenario) -> Result<(), Problem> {
             | Action::Hang { user, .. } => Some(user),
             _ => None,
         };
-        if let Some(u) = user {
+        let mut named: Vec<&String> = user.into_iter().collect();
+        if let Action::Give { from, to, .. } = &step.action {
+            named.extend([from, to]);
+        }
+        for u in named {
             if !users.contains(u.as_str()) {
                 return Err((format!("{at}: no user {u:?} (declare it under users)"), quoted(u)));
             }
@@ -249,18 +256,18 @@ fn check(s: &Scenario) -> Result<(), Problem> {
             | Action::InjectForgedUnlock { automat } => Some(*automat),
             _ => None,
         };
-        if let Some(a) = automat {
-            if !automats.contains(&a) {
-                return Err((format!("{at}: no automat {a}"), Some(format!("automat: {a}"))));
-            }
+        if let Some(a) = automat
+            && !automats.contains(&a)
+        {
+            return Err((format!("{at}: no automat {a}"), Some(format!("automat: {a}"))));
         }
         if let Action::CreateContract(c) = &step.action {
             check_contract(c, format!("{at}.CreateContract"))?;
         }
-        if let Action::RevokeContact { contact } = &step.action {
-            if !contacts.contains(contact) {
-                return Err((format!("{at}: no contact {contact}"), Some(format!("contact: {contact}"))));
-            }
+        if let Action::RevokeContact { contact } = &step.action
+            && !contacts.contains(contact)
+        {
+            return Err((format!("{at}: no contact {contact}"), Some(format!("contact: {contact}"))));
         }
     }
     Ok(())

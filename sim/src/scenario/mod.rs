@@ -350,6 +350,15 @@ pub enum Action {
         /// Who.
         user: String,
     },
+    /// Hands a fleet key from one user to another.
+    Give {
+        /// Who gives.
+        from: String,
+        /// Who gets.
+        to: String,
+        /// The key.
+        key: u32,
+    },
     /// Hangs an item at the window (door open).
     Hang {
         /// Who.
