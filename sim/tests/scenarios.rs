@@ -71,7 +71,8 @@ fn determinism_trials() -> Vec<Trial> {
             Ok(())
         }),
         Trial::test("determinism::jobs_1_and_jobs_2_write_identical_traces", || {
-            let all = suite::load(&[scenarios_dir()]).map_err(|e| Failed::from(format!("{} load errors", e.len())))?;
+            let all = suite::load(&[scenarios_dir()])
+                .map_err(|e| Failed::from(format!("{} load errors", e.len())))?;
             let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
             let (one, two) = (dir.path().join("one"), dir.path().join("two"));
             for (jobs, out) in [(1, &one), (2, &two)] {
@@ -83,8 +84,10 @@ fn determinism_trials() -> Vec<Trial> {
             }
             for (_, s) in &all {
                 let slug = suite::slug(&s.name);
-                let a = std::fs::read(one.join(&slug).join("trace.jsonl")).map_err(|e| Failed::from(e.to_string()))?;
-                let b = std::fs::read(two.join(&slug).join("trace.jsonl")).map_err(|e| Failed::from(e.to_string()))?;
+                let a = std::fs::read(one.join(&slug).join("trace.jsonl"))
+                    .map_err(|e| Failed::from(e.to_string()))?;
+                let b = std::fs::read(two.join(&slug).join("trace.jsonl"))
+                    .map_err(|e| Failed::from(e.to_string()))?;
                 if a != b {
                     return Err(format!("{}: traces differ between --jobs 1 and --jobs 2", s.name).into());
                 }
