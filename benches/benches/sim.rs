@@ -1,0 +1,90 @@
+//! Group `sim`: one simulated hour of a busy automat (24 takes and 24 returns) headless, and
+//! the whole `scenarios/` directory. Simulated time ÷ wall time = 3600 s ÷ the busy hour's time.
+//!
+//! `cargo bench -p benches --bench sim`
+
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use sim::run::{RunOptions, run_scenario};
+use sim::scenario::{Scenario, load_str};
+use sim::suite::{self, SuiteOptions};
+
+/// 30 keys, 24 users; each takes a key and returns it 20 minutes later, spread over the hour.
+fn busy_hour() -> Scenario {
+    let colours = ["red", "blue", "green", "yellow", "purple", "orange", "cyan", "white", "black", "pink"];
+    let shapes = ["Round", "Square", "Tag"];
+    let mut keys = String::new();
+    let mut contacts = String::new();
+    let mut contracts = String::new();
+    let mut users = String::new();
+    let mut timeline = String::new();
+    for i in 1..=30u32 {
+        let look = format!(
+            "(colour: \"{}\", shape: {}, label: \"{i}\")",
+            colours[i as usize % 10],
+            shapes[i as usize / 10 % 3]
+        );
+        keys.push_str(&format!(
+            "(id: {i}, automat: 1, slot: {}, tag: \"{:04X}\", look: {look}),",
+            i - 1,
+            0xA000 + i
+        ));
+        contacts.push_str(&format!("(id: {i}, name: \"c{i}\"),"));
+        contracts.push_str(&format!(
+            "(name: \"k{i}\", automat: 1, keys: [{i}], contacts: [{i}], pin: \"{}\"),",
+            100_000 + i * 7
+        ));
+    }
+    for u in 1..=24u32 {
+        users.push_str(&format!("(name: \"u{u}\"),"));
+        let take = (u - 1) * 110 + 30;
+        timeline.push_str(&format!(
+            "(at: \"{take}s\", do: Take(user: \"u{u}\", code: Pin(\"{}\"))),",
+            100_000 + u * 7
+        ));
+        timeline.push_str(&format!(
+            "(at: \"{}s\", do: Return(user: \"u{u}\", code: Pin(\"{}\"), item: Key({u}))),",
+            take + 1200,
+            100_000 + u * 7
+        ));
+    }
+    let src = format!(
+        "Scenario(name: \"busy hour\", duration: \"1h\", automats: [(id: 1)], keys: [{keys}], contacts: [{contacts}], \
+         contracts: [{contracts}], users: [{users}], timeline: [{timeline}], \
+         expect: (events: [(event: Audit(kind: \"KeyReturned\", key: 24))]))"
+    );
+    match load_str("busy-hour.ron", &src) {
+        Ok(s) => s,
+        Err(e) => panic!("the busy hour does not load: {e}"),
+    }
+}
+
+fn bench_sim(c: &mut Criterion) {
+    let scenario = busy_hour();
+    let check = run_scenario(&scenario, RunOptions::default());
+    assert!(check.passed, "the busy hour must pass: {:?}", check.failures);
+    let sessions = check.summary.iter().filter(|l| l.contains("SessionOpened")).count();
+    assert!(sessions >= 40, "{sessions} sessions");
+    let mut g = c.benchmark_group("sim");
+    g.bench_function("busy_hour_24_takes_24_returns", |b| {
+        b.iter(|| run_scenario(&scenario, RunOptions::default()))
+    });
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let all = match suite::load(&[dir]) {
+        Ok(all) => all,
+        Err(e) => panic!("{} scenarios do not load", e.len()),
+    };
+    g.bench_function("scenarios_dir_jobs_2", |b| {
+        b.iter(|| suite::run(&all, &SuiteOptions { jobs: 2, ..Default::default() }))
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = sim_group;
+    config = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(5));
+    targets = bench_sim
+}
+criterion_main!(sim_group);
