@@ -3,6 +3,8 @@
 //!
 //! `cargo bench -p benches --bench sim`
 
+#![allow(clippy::panic)] // a bench whose setup fails has nothing to measure
+
 use std::path::Path;
 use std::time::Duration;
 

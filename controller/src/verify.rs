@@ -91,8 +91,8 @@ impl Signature {
         // same mean removes the light's brightness and colour temperature.
         let mut mean = [0.0f32; 3];
         for p in work.pixels() {
-            for c in 0..3 {
-                mean[c] += f32::from(p.0[c]) / n;
+            for (m, v) in mean.iter_mut().zip(p.0) {
+                *m += f32::from(v) / n;
             }
         }
         let grey = (mean[0] + mean[1] + mean[2]) / 3.0;
