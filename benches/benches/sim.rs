@@ -41,14 +41,14 @@ fn busy_hour() -> Scenario {
     }
     for u in 1..=24u32 {
         users.push_str(&format!("(name: \"u{u}\"),"));
-        let take = (u - 1) * 110 + 30;
+        let take = (u - 1) * 100 + 20;
         timeline.push_str(&format!(
             "(at: \"{take}s\", do: Take(user: \"u{u}\", code: Pin(\"{}\"))),",
             100_000 + u * 7
         ));
         timeline.push_str(&format!(
             "(at: \"{}s\", do: Return(user: \"u{u}\", code: Pin(\"{}\"), item: Key({u}))),",
-            take + 1200,
+            take + 1250,
             100_000 + u * 7
         ));
     }
