@@ -221,7 +221,8 @@ impl Carousel {
                 m.from - (k * rev + boundary)
             };
             let mut d = d_first;
-            if d <= p_now + 1e-9 {
+            // An edge at (or within rounding of) the current position is behind us.
+            if d <= p_now + 0.01 {
                 d += rev;
             }
             if d <= p_end && best.is_none_or(|b| d < b) {
@@ -230,7 +231,8 @@ impl Carousel {
         }
         let d = best?;
         let t = self.time_of_travel(m, d)?;
-        let at = m.start + Duration::from_secs_f64(t.max(0.0));
+        // Round up to the microsecond, so that at `at` the rotor has passed the edge.
+        let at = m.start + Duration::from_micros((t.max(0.0) * 1e6).ceil() as u64);
         let after_edge = m.from + m.dir * (d + 0.5);
         let active = after_edge.floor().rem_euclid(rev) < w;
         Some((at.max(after), active))

@@ -252,10 +252,13 @@ impl AutomatPlant {
     /// Everything due at or before `now`, in time order.
     pub fn poll(&mut self, now: Instant) -> Vec<PlantToBoard> {
         // Sensor edges and the end of the move first: they schedule reports.
+        let mut last = None;
         while let Some((t, active)) = self.carousel.next_home_edge(self.edges_checked) {
-            if t > now {
+            // Never report one edge twice, whatever the rounding.
+            if t > now || last == Some((t, active)) {
                 break;
             }
+            last = Some((t, active));
             self.edges_checked = t;
             let encoder = self.carousel.encoder(t, 0) + self.noise();
             self.schedule(t, PlantToBoard::HomeSensor { active, encoder });
