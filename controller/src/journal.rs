@@ -51,6 +51,17 @@ pub trait Journal {
     fn recover(&mut self) -> io::Result<Recovery>;
 }
 
+impl FsyncPolicy {
+    /// Whether a sync is due with `appended` records written and `synced` of them durable.
+    fn due(self, appended: u64, synced: u64) -> bool {
+        match self {
+            FsyncPolicy::Always => true,
+            FsyncPolicy::Every(n) => appended - synced >= u64::from(n.max(1)),
+            FsyncPolicy::Manual => false,
+        }
+    }
+}
+
 fn frame(record: &Record) -> io::Result<Vec<u8>> {
     let payload = postcard::to_stdvec(record).map_err(io::Error::other)?;
     let mut out = Vec::with_capacity(payload.len() + 8);
@@ -109,11 +120,7 @@ impl Journal for FileJournal {
     fn append(&mut self, record: &Record) -> io::Result<()> {
         self.file.write_all(&frame(record)?)?;
         self.appended += 1;
-        match self.policy {
-            FsyncPolicy::Always => self.sync(),
-            FsyncPolicy::Every(n) if self.appended - self.synced >= u64::from(n.max(1)) => self.sync(),
-            _ => Ok(()),
-        }
+        if self.policy.due(self.appended, self.synced) { self.sync() } else { Ok(()) }
     }
 
     fn sync(&mut self) -> io::Result<()> {
@@ -192,11 +199,7 @@ impl Journal for MemJournal {
     fn append(&mut self, record: &Record) -> io::Result<()> {
         self.bytes.extend_from_slice(&frame(record)?);
         self.appended += 1;
-        match self.policy {
-            FsyncPolicy::Always => self.sync(),
-            FsyncPolicy::Every(n) if self.appended - self.synced >= u64::from(n.max(1)) => self.sync(),
-            _ => Ok(()),
-        }
+        if self.policy.due(self.appended, self.synced) { self.sync() } else { Ok(()) }
     }
 
     fn sync(&mut self) -> io::Result<()> {

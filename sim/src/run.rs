@@ -380,18 +380,7 @@ impl Run {
                 self.emit(TraceEvent::Api { call: call.clone(), result: format!("ok {id}") });
                 self.problem(format!("{call}: expected the error {want:?}, but it was created as {id}"));
             }
-            (Err(e), want) => {
-                let text = e.to_string();
-                self.emit(TraceEvent::Api { call: call.clone(), result: format!("error {text}") });
-                self.observe(Observation::ApiError(text.clone()));
-                match want {
-                    Some(w) if text.contains(w.as_str()) => {}
-                    Some(w) => {
-                        self.problem(format!("{call}: expected an error containing {w:?}, got {text:?}"))
-                    }
-                    None => self.problem(format!("{call}: refused: {text}")),
-                }
-            }
+            (Err(e), want) => self.api_refused(call, &e, want.as_deref()),
         }
     }
 
@@ -877,18 +866,19 @@ impl Run {
             (Some(Ok(_)), Some(want)) => {
                 self.problem(format!("{call}: expected the error {want:?}, but it succeeded"))
             }
-            (Some(Err(e)), want) => {
-                let text = e.to_string();
-                self.emit(TraceEvent::Api { call: call.clone(), result: format!("error {text}") });
-                self.observe(Observation::ApiError(text.clone()));
-                match want {
-                    Some(w) if text.contains(w.as_str()) => {}
-                    Some(w) => {
-                        self.problem(format!("{call}: expected an error containing {w:?}, got {text:?}"))
-                    }
-                    None => self.problem(format!("{call}: refused: {text}")),
-                }
-            }
+            (Some(Err(e)), want) => self.api_refused(call, &e, want.as_deref()),
+        }
+    }
+
+    /// An API call was refused: traced, observed, and a problem unless `want` expected it.
+    fn api_refused(&mut self, call: String, error: &controller::registry::ApiError, want: Option<&str>) {
+        let text = error.to_string();
+        self.emit(TraceEvent::Api { call: call.clone(), result: format!("error {text}") });
+        self.observe(Observation::ApiError(text.clone()));
+        match want {
+            Some(w) if text.contains(w) => {}
+            Some(w) => self.problem(format!("{call}: expected an error containing {w:?}, got {text:?}")),
+            None => self.problem(format!("{call}: refused: {text}")),
         }
     }
 
@@ -949,16 +939,7 @@ impl Run {
                 Act::TakeMore => {
                     self.users[u].acts.pop_front();
                     // Another key of the bundle: the latch releases again within a few seconds.
-                    self.users[u].acts.extend([
-                        Act::WaitUnlock(Duration::from_secs(15)),
-                        Act::Open(false),
-                        Act::Pause(REACTION),
-                        Act::Take,
-                        Act::Pause(REACTION),
-                        Act::Close,
-                        Act::Pause(REACTION),
-                        Act::TakeMore,
-                    ]);
+                    self.users[u].take_round(Duration::from_secs(15));
                     progress = true;
                     continue;
                 }

@@ -87,10 +87,11 @@ impl User {
         }
     }
 
-    /// The take intent after the code.
-    pub fn plan_take(&mut self) {
+    /// One round of a take: wait up to `wait` for the latch, open, take, close, and look for
+    /// the next key of the bundle.
+    pub fn take_round(&mut self, wait: Duration) {
         self.acts.extend([
-            Act::WaitUnlock(Duration::from_secs(40)),
+            Act::WaitUnlock(wait),
             Act::Open(false),
             Act::Pause(REACTION),
             Act::Take,
@@ -99,6 +100,11 @@ impl User {
             Act::Pause(REACTION),
             Act::TakeMore,
         ]);
+    }
+
+    /// The take intent after the code.
+    pub fn plan_take(&mut self) {
+        self.take_round(Duration::from_secs(40));
     }
 
     /// The return intent after the code.
