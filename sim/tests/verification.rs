@@ -10,7 +10,8 @@
 //! Status: the measure separates same-key and other-key pairs by their medians but not yet at
 //! these tails (the swing and colour-temperature noise of the renderer widen the same-key
 //! distances), so the bound test is ignored until the measure is improved; it prints the
-//! distance quantiles and the rates at the current threshold.
+//! distance quantiles and the rates at the current threshold. With `VERIFY_TERMS_CSV=<file>`
+//! it also writes every pair's three terms, for tuning the weights offline.
 
 use controller::verify::{MATCH_THRESHOLD, Signature};
 use rand::{Rng, SeedableRng};
@@ -46,6 +47,7 @@ fn false_accepts_and_false_rejects_stay_within_bounds() {
     let (mut worst_same, mut best_other) = (0.0f32, f32::INFINITY);
     let (mut same_terms, mut other_terms) = ([0.0f32; 3], [f32::INFINITY; 3]);
     let (mut sames, mut others) = (Vec::new(), Vec::new());
+    let mut csv = String::from("kind,colour,outline,layout\n");
     for i in 0..PAIRS {
         let a = random_look(&mut rng);
         let reference = Signature::of(&render_slot(Some(&a), Conditions::NOMINAL, 0));
@@ -53,6 +55,7 @@ fn false_accepts_and_false_rejects_stay_within_bounds() {
         let same = Signature::of(&render_slot(Some(&a), Conditions::random(seed), seed));
         let d_same = reference.distance(&same);
         let t = reference.terms(&same);
+        csv.push_str(&format!("same,{},{},{}\n", t[0], t[1], t[2]));
         for k in 0..3 {
             same_terms[k] = same_terms[k].max(t[k]);
         }
@@ -66,6 +69,7 @@ fn false_accepts_and_false_rejects_stay_within_bounds() {
         let other = Signature::of(&render_slot(Some(&b), Conditions::random(seed), seed));
         let d_other = reference.distance(&other);
         let t = reference.terms(&other);
+        csv.push_str(&format!("other,{},{},{}\n", t[0], t[1], t[2]));
         for k in 0..3 {
             other_terms[k] = other_terms[k].min(t[k]);
         }
@@ -87,6 +91,9 @@ fn false_accepts_and_false_rejects_stay_within_bounds() {
     println!(
         "largest same-key terms (colour, outline, layout): {same_terms:?}; smallest other-key terms: {other_terms:?}"
     );
+    if let Ok(path) = std::env::var("VERIFY_TERMS_CSV") {
+        let _ = std::fs::write(path, csv);
+    }
     let fr = false_rejects as f64 / PAIRS as f64;
     let fa = false_accepts as f64 / PAIRS as f64;
     println!(
