@@ -221,12 +221,11 @@ impl Controller {
             end: new.end,
             purpose: new.purpose,
             schedule: new.schedule,
-            pin: PinDigest([0; 16]),
+            pin: PinDigest([0; 16]), // set below, once the rest is checked
             revoked: false,
             reservation,
         };
         // Check everything but the PIN first, so a bad request does not use up randomness.
-        contract.pin = PinDigest([0xFF; 16]);
         let lockers = self.registry.check_contract(now, &contract, None)?;
         let (pin, digest) = self.pin_for(contract.automat, new.pin.as_deref(), None)?;
         contract.pin = digest;

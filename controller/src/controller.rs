@@ -239,16 +239,10 @@ impl Controller {
             Input::Keypad { automat, key } => self.on_keypad(automat, key),
             Input::Board { automat, message } => self.on_board(automat, message),
             Input::LinkUp { automat } => {
-                if let Some(rt) = self.automats.get_mut(&automat) {
-                    rt.link_up = true;
-                }
                 self.clear_alerts(|a| a.kind == AlertKind::BoardOffline && a.automat == Some(automat));
                 self.hello(automat);
             }
             Input::LinkDown { automat } => {
-                if let Some(rt) = self.automats.get_mut(&automat) {
-                    rt.link_up = false;
-                }
                 self.raise(AlertKind::BoardOffline, Some(automat), None, None, "board link down".into());
             }
             Input::Image { automat, id, image } => self.on_image(automat, id, image),

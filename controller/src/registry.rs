@@ -310,7 +310,8 @@ impl Registry {
     // ---- validation ----
 
     /// Checks a new or changed contract (`replacing` is the contract it replaces, if any) and
-    /// returns the locker contracts it implies.
+    /// returns the locker contracts it implies. The PIN is checked apart, when it is chosen
+    /// ([`Registry::pin_in_use`]).
     pub fn check_contract(
         &self,
         now: Timestamp,
@@ -352,9 +353,6 @@ impl Registry {
             {
                 return Err(ApiError::Overlapping { key, existing });
             }
-        }
-        if self.pin_in_use(now, c.automat, c.pin, replacing) {
-            return Err(ApiError::PinInUse);
         }
         Ok(lockers)
     }

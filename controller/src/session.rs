@@ -101,7 +101,6 @@ pub(crate) struct AutomatRt {
     /// Hello challenges sent and not answered yet (the last few).
     pub(crate) challenges: Vec<[u8; 16]>,
     pub(crate) paired: bool,
-    pub(crate) link_up: bool,
     digits: String,
     star: bool,
     entry_deadline: Option<Timestamp>,
@@ -119,7 +118,6 @@ impl AutomatRt {
             signer,
             challenges: Vec::new(),
             paired: false,
-            link_up: false,
             digits: String::new(),
             star: false,
             entry_deadline: None,

@@ -91,7 +91,6 @@ pub struct Electronics {
     controller: Option<Controller>,
     journal: MemJournal,
     stations: Vec<Station>,
-    seed: u64,
 }
 
 fn link_cfg(channel: Channel, stream: u8) -> LinkConfig {
@@ -172,7 +171,6 @@ impl Electronics {
             controller: Some(controller),
             journal: MemJournal::new(ecfg.fsync),
             stations,
-            seed,
         }
     }
 
@@ -285,7 +283,6 @@ impl Electronics {
             },
             Err(e) => out.push(Outgoing::RecoveryFailed(e.to_string())),
         }
-        let _ = self.seed;
     }
 
     /// When something is next due.
@@ -322,7 +319,7 @@ impl Electronics {
         }
         loop {
             let mut progress = false;
-            progress |= self.drain_controller(now, out);
+            progress |= self.drain_controller(out);
             for i in 0..self.stations.len() {
                 progress |= self.step_station(i, now, out);
             }
@@ -332,7 +329,7 @@ impl Electronics {
         }
     }
 
-    fn drain_controller(&mut self, now: Instant, out: &mut Vec<Outgoing>) -> bool {
+    fn drain_controller(&mut self, out: &mut Vec<Outgoing>) -> bool {
         let Some(c) = self.controller.as_mut() else { return false };
         let mut progress = false;
         while let Some(o) = c.poll_output() {
@@ -370,7 +367,6 @@ impl Electronics {
                 }
             }
         }
-        let _ = now;
         progress
     }
 

@@ -87,9 +87,8 @@ impl User {
         }
     }
 
-    /// One round of a take: wait up to `wait` for the latch, open, take, close, and look for
-    /// the next key of the bundle.
-    pub fn take_round(&mut self, wait: Duration) {
+    /// Waits up to `wait` for the latch, opens, takes what hangs there, closes.
+    pub fn take_once(&mut self, wait: Duration) {
         self.acts.extend([
             Act::WaitUnlock(wait),
             Act::Open(false),
@@ -98,8 +97,13 @@ impl User {
             Act::Pause(REACTION),
             Act::Close,
             Act::Pause(REACTION),
-            Act::TakeMore,
         ]);
+    }
+
+    /// One round of a take, then a look for the next key of the bundle.
+    pub fn take_round(&mut self, wait: Duration) {
+        self.take_once(wait);
+        self.acts.push_back(Act::TakeMore);
     }
 
     /// The take intent after the code.
@@ -107,8 +111,8 @@ impl User {
         self.take_round(Duration::from_secs(40));
     }
 
-    /// The return intent after the code.
-    pub fn plan_return(&mut self, item: ItemRef, on_wrong: OnWrong, then: Option<ItemRef>) {
+    /// Waits for the latch, opens, hangs `item`, closes.
+    pub fn hang_once(&mut self, item: ItemRef) {
         self.acts.extend([
             Act::WaitUnlock(Duration::from_secs(40)),
             Act::Open(false),
@@ -116,9 +120,13 @@ impl User {
             Act::Hang(item),
             Act::Pause(REACTION * 2),
             Act::Close,
-            Act::Pause(REACTION * 2),
-            Act::CheckWrong { on_wrong, then },
         ]);
+    }
+
+    /// The return intent after the code.
+    pub fn plan_return(&mut self, item: ItemRef, on_wrong: OnWrong, then: Option<ItemRef>) {
+        self.hang_once(item);
+        self.acts.extend([Act::Pause(REACTION * 2), Act::CheckWrong { on_wrong, then }]);
     }
 
     /// When the user next wants to act (or to stop waiting).
