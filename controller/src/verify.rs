@@ -1,167 +1,242 @@
 //! Visual verification: is the key hanging in the slot the key that belongs there?
 //!
-//! The internal camera photographs the presented slot. At enrolment the controller keeps a
-//! [`Signature`] of the key's slot with the key on its hook (the *reference*); after a return it
-//! compares the *after* image's signature with it. The measure, built on the `image` crate,
-//! has three parts, each chosen to be blind to one kind of noise:
+//! The internal camera photographs the presented slot from a fixed mount. At enrolment the
+//! controller keeps a [`Signature`] of the key's slot with the key on its hook (the
+//! *reference*); after a return it compares the *after* image's signature with it.
 //!
-//! 0. The image is downscaled to 64×64 (sensor noise averages out) and white-balanced by the
-//!    grey-world rule (each channel scaled to the same mean: the wall dominates the view, so
-//!    the light's brightness and colour temperature drop out).
-//! 1. **Colour**: a histogram of chromaticity `(r, g) / (r + g + b)` over every pixel, in
-//!    [`CHROMA_BINS`]² bins with bilinear soft binning. A histogram does not change when the
-//!    fob swings or the camera shifts; a fob of another colour moves its share of the mass.
-//! 2. **Outline**: a histogram of gradient orientations (modulo π, soft-binned around the
-//!    circle) in [`ORIENTATION_BINS`] bins over the
-//!    pixels with a strong gradient (the strongest of the three colour channels', so a red fob
-//!    on a grey wall has an outline even where luminance has none), weighted by gradient
-//!    magnitude and normalised.
-//!    A disc spreads over every bin, a long tag piles up on two; position does not matter.
-//! 3. **Layout**: luminance on a [`GRID`]×[`GRID`] grid (triangle-filtered), normalised to zero
-//!    mean and unit variance (so brightness and contrast drop out), compared by normalised
-//!    cross-correlation at the best shift of up to [`MAX_SHIFT`] cells. Labels live here.
+//! A signature describes the fob, segmented from the wall:
 //!
-//! `distance = COLOUR_WEIGHT · ½‖Δcolour‖₁ + OUTLINE_WEIGHT · ½‖Δoutline‖₁ + LAYOUT_WEIGHT · (1 − ncc) / 2`
+//! 0. **Region**: only the part of the image below the hook's tip ([`REGION_TOP`] of the
+//!    height) is looked at; the camera mount fixes where the hook is.
+//! 1. **Wall**: the median colour of the region's left, right and bottom border, where a fob
+//!    never hangs. Everything is measured against it, so the light's brightness and colour
+//!    temperature (a gain per channel) drop out.
+//! 2. **Fob**: the largest 4-connected set of pixels that differ from the wall by more than
+//!    [`FOREGROUND`] of the wall's brightness. Label strokes are part of it. Fewer than
+//!    [`MIN_AREA`] pixels: the hook is empty.
+//! 3. **Colour**: per channel, the median over the fob divided by the wall's (a median, so the
+//!    label and the edges do not move it); compared by the largest difference of logarithms.
+//!    A channel whose median is saturated ([`SATURATED`]) only bounds the true value from
+//!    below, so it differs only from a value above that bound.
+//! 4. **Outline**: the fob's pixel mask around its centroid; compared by intersection over union
+//!    at the best of a few rotations (the fob swings on its hook), so a shift does not matter.
 //!
-//! 0 is identical. A return matches when the distance is below [`MATCH_THRESHOLD`]. The
-//! threshold, and the false accept and false reject rates on rendered slots with lighting and
-//! pose noise, are measured by the simulator's verification accuracy test.
+//! `distance = max(colour / COLOUR_TOLERANCE, (1 − IoU) / SHAPE_TOLERANCE)`: 0 is identical,
+//! and a return matches below [`MATCH_THRESHOLD`] (1). An empty hook against a fob has IoU 0.
+//! Keys are told apart by colour and outline; labels are inside the mask but too small to
+//! decide, so keys of one automat need distinct colour and shape combinations. The false
+//! accept and false reject rates on rendered slots with lighting and pose noise are measured
+//! by the simulator's verification accuracy test.
 
-use image::{GrayImage, RgbImage, imageops};
+use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-/// Bins per chromaticity axis.
-pub const CHROMA_BINS: usize = 10;
-/// Bins of gradient orientation (0..π).
-pub const ORIENTATION_BINS: usize = 12;
-/// Cells per side of the layout grid.
-pub const GRID: u32 = 16;
-/// Largest shift, in layout cells, tried when comparing.
-pub const MAX_SHIFT: i32 = 2;
-/// Weight of the colour term.
-pub const COLOUR_WEIGHT: f32 = 1.0;
-/// Weight of the outline term.
-pub const OUTLINE_WEIGHT: f32 = 1.0;
-/// Weight of the layout term.
-pub const LAYOUT_WEIGHT: f32 = 1.0;
+/// Fraction of the image height above which the hook hangs; the region starts there.
+pub const REGION_TOP: f32 = 0.41;
+/// How far from the wall colour (as a fraction of the wall's mean brightness) a fob pixel is.
+pub const FOREGROUND: f32 = 0.3;
+/// The fewest pixels a fob has (fewer: an empty hook).
+pub const MIN_AREA: usize = 64;
+/// Colour difference (largest per-channel difference of log ratios to the wall) worth 1.
+pub const COLOUR_TOLERANCE: f32 = 0.27;
+/// Outline difference (1 − intersection over union) worth 1.
+pub const SHAPE_TOLERANCE: f32 = 0.12;
+/// A channel median at or above this level is taken as clipped by the sensor.
+pub const SATURATED: f32 = 250.0;
 /// Distances below this are the same key.
-pub const MATCH_THRESHOLD: f32 = 0.24;
-
-const CELLS: usize = (GRID * GRID) as usize;
-/// Side of the working image the histograms are taken on.
-const WORK: u32 = 64;
-/// Gradient magnitude (levels over two pixels) that counts as an edge.
-const EDGE: f32 = 30.0;
+pub const MATCH_THRESHOLD: f32 = 1.0;
+/// Rotations tried when comparing outlines: `ROTATION_STEP` apart, up to ±`ROTATION_STEP ·
+/// ROTATION_STEPS` radians (a fob swings up to about ±0.12).
+const ROTATION_STEP: f32 = 0.025;
+const ROTATION_STEPS: i32 = 8;
 
 /// What the comparison keeps of an image.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signature {
-    /// Chromaticity histogram, normalised to sum 1.
-    colour: Vec<f32>,
-    /// Orientation histogram, normalised to sum 1 (all zero for a flat image).
-    outline: Vec<f32>,
-    /// Normalised luminance per layout cell, scaled by 32 and clamped to i8.
-    layout: Vec<i8>,
+    /// The fob; `None` for an empty hook.
+    fob: Option<Fob>,
+}
+
+/// A segmented fob.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+struct Fob {
+    /// Per channel: median over the fob ÷ the wall's, as a natural logarithm.
+    colour: [f32; 3],
+    /// Per channel: whether the median was clipped (the colour is then a lower bound).
+    saturated: [bool; 3],
+    /// Width of the mask's bounding box, pixels.
+    width: u16,
+    /// Height of the mask's bounding box, pixels.
+    height: u16,
+    /// Centroid within the box.
+    centroid: (f32, f32),
+    /// Pixels in the mask.
+    area: u32,
+    /// The mask, row-major bits over the box.
+    mask: Vec<u8>,
 }
 
 impl core::fmt::Debug for Signature {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Signature")
+        match &self.fob {
+            Some(fob) => write!(f, "Signature(fob {} px, colour {:?})", fob.area, fob.colour),
+            None => write!(f, "Signature(empty)"),
+        }
     }
 }
 
-fn normalise(v: &mut [f32]) {
-    let sum: f32 = v.iter().sum();
-    if sum > 0.0 {
-        v.iter_mut().for_each(|x| *x /= sum);
+/// The median of a 256-bin histogram.
+fn median(histogram: &[u32; 256]) -> f32 {
+    let total: u32 = histogram.iter().sum();
+    let mut seen = 0;
+    for (level, &n) in histogram.iter().enumerate() {
+        seen += n;
+        if 2 * seen >= total {
+            return level as f32;
+        }
     }
+    0.0
 }
 
-fn half_l1(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / 2.0
+impl Fob {
+    fn bit(&self, x: i32, y: i32) -> bool {
+        if x < 0 || y < 0 || x >= i32::from(self.width) || y >= i32::from(self.height) {
+            return false;
+        }
+        let i = y as usize * usize::from(self.width) + x as usize;
+        self.mask[i / 8] & (1 << (i % 8)) != 0
+    }
+
+    /// The pixels of the mask, relative to the centroid.
+    fn points(&self) -> impl Iterator<Item = (f32, f32)> + '_ {
+        let (w, h) = (i32::from(self.width), i32::from(self.height));
+        (0..h)
+            .flat_map(move |y| (0..w).map(move |x| (x, y)))
+            .filter(|&(x, y)| self.bit(x, y))
+            .map(|(x, y)| (x as f32 - self.centroid.0, y as f32 - self.centroid.1))
+    }
+
+    /// Intersection over union with `other`, centroids aligned, at the best rotation.
+    fn overlap(&self, other: &Fob) -> f32 {
+        let points: Vec<(f32, f32)> = self.points().collect();
+        let best = (-ROTATION_STEPS..=ROTATION_STEPS)
+            .map(|step| {
+                let (sin, cos) = (step as f32 * ROTATION_STEP).sin_cos();
+                points
+                    .iter()
+                    .filter(|&&(x, y)| {
+                        let u = cos * x - sin * y + other.centroid.0;
+                        let v = sin * x + cos * y + other.centroid.1;
+                        other.bit(u.round() as i32, v.round() as i32)
+                    })
+                    .count()
+            })
+            .max()
+            .unwrap_or(0) as f32;
+        best / (self.area as f32 + other.area as f32 - best).max(1.0)
+    }
 }
 
 impl Signature {
     /// The signature of an image of any size.
     pub fn of(image: &RgbImage) -> Signature {
-        // Downscale first: sensor noise averages out, shape and colour stay.
-        let work = imageops::resize(image, WORK, WORK, imageops::FilterType::Triangle);
-        let n = (WORK * WORK) as f32;
-        // Grey-world white balance: the wall dominates the view, so scaling each channel to the
-        // same mean removes the light's brightness and colour temperature.
-        let mut mean = [0.0f32; 3];
-        for p in work.pixels() {
-            for (m, v) in mean.iter_mut().zip(p.0) {
-                *m += f32::from(v) / n;
-            }
+        let (w, h) = image.dimensions();
+        let top = (h as f32 * REGION_TOP) as u32;
+        if w < 3 || h < top + 3 {
+            return Signature { fob: None };
         }
-        let grey = (mean[0] + mean[1] + mean[2]) / 3.0;
-        let gain = mean.map(|m| if m > 1.0 { grey / m } else { 1.0 });
-        let balanced: Vec<[f32; 3]> =
-            work.pixels().map(|p| [0, 1, 2].map(|c| f32::from(p.0[c]) * gain[c])).collect();
-
-        let mut colour = vec![0.0f32; CHROMA_BINS * CHROMA_BINS];
-        for [r, g, b] in &balanced {
-            let sum = r + g + b + 1.0;
-            // Soft (bilinear) binning: a colour near a bin edge counts in both neighbours.
-            let (fr, fg) = (r / sum * CHROMA_BINS as f32 - 0.5, g / sum * CHROMA_BINS as f32 - 0.5);
-            let (r0, g0) = (fr.floor(), fg.floor());
-            let (wr, wg) = (fr - r0, fg - g0);
-            for (dr, wr) in [(0.0, 1.0 - wr), (1.0, wr)] {
-                for (dg, wg) in [(0.0, 1.0 - wg), (1.0, wg)] {
-                    let (ri, gi) = (
-                        (r0 + dr).clamp(0.0, (CHROMA_BINS - 1) as f32),
-                        (g0 + dg).clamp(0.0, (CHROMA_BINS - 1) as f32),
-                    );
-                    colour[ri as usize * CHROMA_BINS + gi as usize] += wr * wg;
-                }
-            }
-        }
-        normalise(&mut colour);
-
-        let mut outline = vec![0.0f32; ORIENTATION_BINS];
-        let w = WORK as usize;
-        let at = |x: usize, y: usize, c: usize| balanced[y * w + x][c];
-        for y in 1..w - 1 {
-            for x in 1..w - 1 {
-                // The strongest of the three colour channels' gradients, as colour HOG does:
-                // a red fob on a grey wall has an edge in red even where luminance has none.
-                let (mut gx, mut gy, mut m) = (0.0f32, 0.0f32, 0.0f32);
-                for c in 0..3 {
-                    let cx = at(x + 1, y, c) - at(x - 1, y, c);
-                    let cy = at(x, y + 1, c) - at(x, y - 1, c);
-                    let cm = (cx * cx + cy * cy).sqrt();
-                    if cm > m {
-                        (gx, gy, m) = (cx, cy, cm);
+        // The wall: the median of the region's border, where no fob hangs.
+        let mut border = [[0u32; 256]; 3];
+        for y in top..h {
+            for x in 0..w {
+                if x < 2 || x + 2 >= w || y + 2 >= h {
+                    for (c, &v) in image.get_pixel(x, y).0.iter().enumerate() {
+                        border[c][usize::from(v)] += 1;
                     }
                 }
-                if m < EDGE {
-                    continue;
-                }
-                // Orientation modulo π, soft-binned around the circle: 179° is next to 0°.
-                let angle = gy.atan2(gx).rem_euclid(std::f32::consts::PI);
-                let f = angle / std::f32::consts::PI * ORIENTATION_BINS as f32 - 0.5;
-                let b0 = f.floor();
-                let w1 = f - b0;
-                let k = ORIENTATION_BINS as i32;
-                outline[(b0 as i32).rem_euclid(k) as usize] += m * (1.0 - w1);
-                outline[(b0 as i32 + 1).rem_euclid(k) as usize] += m * w1;
             }
         }
-        normalise(&mut outline);
-
-        let mut lum = GrayImage::new(WORK, WORK);
-        for (i, p) in lum.pixels_mut().enumerate() {
-            let [r, g, b] = balanced[i];
-            p.0 = [(0.299 * r + 0.587 * g + 0.114 * b).clamp(0.0, 255.0) as u8];
+        let wall = [0, 1, 2].map(|c| median(&border[c]).max(1.0));
+        let level = FOREGROUND * (wall[0] + wall[1] + wall[2]) / 3.0;
+        let (rw, rh) = (w as usize, (h - top) as usize);
+        let foreground: Vec<bool> = (0..rw * rh)
+            .map(|i| {
+                let p = image.get_pixel((i % rw) as u32, top + (i / rw) as u32).0;
+                (0..3).any(|c| (f32::from(p[c]) - wall[c]).abs() > level)
+            })
+            .collect();
+        // The largest 4-connected set of foreground pixels.
+        let mut component = vec![0u32; rw * rh];
+        let (mut best, mut best_size, mut next) = (0u32, 0usize, 0u32);
+        let mut stack = Vec::new();
+        for start in 0..rw * rh {
+            if !foreground[start] || component[start] != 0 {
+                continue;
+            }
+            next += 1;
+            component[start] = next;
+            stack.push(start);
+            let mut size = 0;
+            while let Some(i) = stack.pop() {
+                size += 1;
+                let (x, y) = (i % rw, i / rw);
+                let neighbours = [
+                    (x > 0).then(|| i - 1),
+                    (x + 1 < rw).then_some(i + 1),
+                    (y > 0).then(|| i - rw),
+                    (y + 1 < rh).then_some(i + rw),
+                ];
+                for j in neighbours.into_iter().flatten() {
+                    if foreground[j] && component[j] == 0 {
+                        component[j] = next;
+                        stack.push(j);
+                    }
+                }
+            }
+            if size > best_size {
+                (best, best_size) = (next, size);
+            }
         }
-        let small = imageops::resize(&lum, GRID, GRID, imageops::FilterType::Triangle);
-        let cells: Vec<f32> = small.pixels().map(|p| f32::from(p.0[0])).collect();
-        let mean = cells.iter().sum::<f32>() / CELLS as f32;
-        let var = cells.iter().map(|l| (l - mean) * (l - mean)).sum::<f32>() / CELLS as f32;
-        let sd = var.sqrt().max(1.0);
-        let layout = cells.iter().map(|l| ((l - mean) / sd * 32.0).clamp(-127.0, 127.0) as i8).collect();
-        Signature { colour, outline, layout }
+        if best_size < MIN_AREA {
+            return Signature { fob: None };
+        }
+        let inside = |i: usize| component[i] == best;
+        let (mut x0, mut y0, mut x1, mut y1) = (rw, rh, 0, 0);
+        let (mut sx, mut sy) = (0.0f64, 0.0f64);
+        let mut levels = [[0u32; 256]; 3];
+        for i in (0..rw * rh).filter(|&i| inside(i)) {
+            let (x, y) = (i % rw, i / rw);
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            (sx, sy) = (sx + x as f64, sy + y as f64);
+            for (c, &v) in image.get_pixel(x as u32, top + y as u32).0.iter().enumerate() {
+                levels[c][usize::from(v)] += 1;
+            }
+        }
+        let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
+        let mut mask = vec![0u8; (bw * bh).div_ceil(8)];
+        for y in y0..=y1 {
+            for x in x0..=x1 {
+                if inside(y * rw + x) {
+                    let b = (y - y0) * bw + (x - x0);
+                    mask[b / 8] |= 1 << (b % 8);
+                }
+            }
+        }
+        let n = best_size as f64;
+        let medians = [0, 1, 2].map(|c| median(&levels[c]));
+        let colour = [0, 1, 2].map(|c| (medians[c].max(1.0) / wall[c]).ln());
+        let saturated = medians.map(|m| m >= SATURATED);
+        Signature {
+            fob: Some(Fob {
+                colour,
+                saturated,
+                width: bw as u16,
+                height: bh as u16,
+                centroid: ((sx / n - x0 as f64) as f32, (sy / n - y0 as f64) as f32),
+                area: best_size as u32,
+                mask,
+            }),
+        }
     }
 
     /// Whether an image is all dark (a camera that returns black frames).
@@ -169,38 +244,36 @@ impl Signature {
         image.pixels().all(|p| p.0.iter().all(|&c| c < 8))
     }
 
+    /// Whether a fob was found (`false`: an empty hook).
+    pub fn has_fob(&self) -> bool {
+        self.fob.is_some()
+    }
+
     /// The distance between two signatures (see the module docs).
     pub fn distance(&self, other: &Signature) -> f32 {
-        let [colour, outline, layout] = self.terms(other);
-        COLOUR_WEIGHT * colour + OUTLINE_WEIGHT * outline + LAYOUT_WEIGHT * layout
+        let [colour, shape] = self.terms(other);
+        (colour / COLOUR_TOLERANCE).max(shape / SHAPE_TOLERANCE)
     }
 
-    /// The three unweighted terms of the distance: colour, outline, layout (for diagnostics).
-    pub fn terms(&self, other: &Signature) -> [f32; 3] {
-        let colour = half_l1(&self.colour, &other.colour);
-        let outline = half_l1(&self.outline, &other.outline);
-        let mut ncc = -1.0f32;
-        for dy in -MAX_SHIFT..=MAX_SHIFT {
-            for dx in -MAX_SHIFT..=MAX_SHIFT {
-                ncc = ncc.max(self.layout_ncc(other, dx, dy));
+    /// The two unweighted terms of the distance: colour (largest log-ratio difference) and
+    /// shape (1 − intersection over union), for diagnostics.
+    pub fn terms(&self, other: &Signature) -> [f32; 2] {
+        match (&self.fob, &other.fob) {
+            (None, None) => [0.0, 0.0],
+            (Some(a), Some(b)) => {
+                let colour = (0..3)
+                    .map(|c| match (a.saturated[c], b.saturated[c]) {
+                        (true, true) => 0.0,
+                        // A clipped channel is a lower bound of the true value.
+                        (true, false) => (a.colour[c] - b.colour[c]).max(0.0),
+                        (false, true) => (b.colour[c] - a.colour[c]).max(0.0),
+                        (false, false) => (a.colour[c] - b.colour[c]).abs(),
+                    })
+                    .fold(0.0, f32::max);
+                [colour, 1.0 - a.overlap(b)]
             }
+            _ => [0.0, 1.0],
         }
-        [colour, outline, (1.0 - ncc) / 2.0]
-    }
-
-    fn layout_ncc(&self, other: &Signature, dx: i32, dy: i32) -> f32 {
-        let g = GRID as i32;
-        let (mut sab, mut saa, mut sbb) = (0.0f32, 0.0f32, 0.0f32);
-        for y in 0.max(-dy)..g.min(g - dy) {
-            for x in 0.max(-dx)..g.min(g - dx) {
-                let la = f32::from(self.layout[(y * g + x) as usize]);
-                let lb = f32::from(other.layout[((y + dy) * g + (x + dx)) as usize]);
-                sab += la * lb;
-                saa += la * la;
-                sbb += lb * lb;
-            }
-        }
-        if saa > 0.0 && sbb > 0.0 { sab / (saa * sbb).sqrt() } else { 0.0 }
     }
 
     /// Whether two signatures show the same key.
@@ -277,13 +350,17 @@ mod tests {
     }
 
     #[test]
-    fn a_label_alone_moves_the_distance_beyond_pose_and_light_noise() {
-        // Keys are told apart by colour and outline; a label is extra evidence, not relied on.
+    fn a_colour_temperature_shift_does_not_matter_but_an_empty_hook_does() {
         let reference = Signature::of(&slot(RED, false, 0, 1.0));
-        let unlabelled = reference.distance(&Signature::of(&slot_labelled(RED, false, 0, 1.0, 100)));
-        let noisy = [(3, 1.0), (-4, 1.2), (2, 0.8)]
-            .map(|(dx, light)| reference.distance(&Signature::of(&slot(RED, false, dx, light))));
-        assert!(noisy.iter().all(|&d| d < unlabelled), "{noisy:?} vs {unlabelled}");
+        let mut warm = slot(RED, false, 2, 0.9);
+        for p in warm.pixels_mut() {
+            p.0 = [(f32::from(p.0[0]) * 1.1) as u8, p.0[1], (f32::from(p.0[2]) * 0.9) as u8];
+        }
+        let d = reference.distance(&Signature::of(&warm));
+        assert!(d < MATCH_THRESHOLD / 2.0, "distance {d}");
+        let empty = Signature::of(&RgbImage::from_pixel(96, 96, Rgb([90, 90, 96])));
+        assert!(!empty.has_fob());
+        assert_eq!(reference.terms(&empty), [0.0, 1.0]);
     }
 
     #[test]

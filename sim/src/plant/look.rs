@@ -55,7 +55,7 @@ pub const COLOURS: [(&str, [u8; 3]); 10] = [
 pub struct Conditions {
     /// Overall brightness factor (1 = nominal).
     pub light: f32,
-    /// Colour temperature shift: added to red, taken from blue, in levels.
+    /// Colour temperature shift: red's gain is `1 + warmth`, blue's `1 − warmth`.
     pub warmth: f32,
     /// Horizontal and vertical offset of the fob, pixels.
     pub shift: (f32, f32),
@@ -70,13 +70,13 @@ impl Conditions {
     pub const NOMINAL: Conditions =
         Conditions { light: 1.0, warmth: 0.0, shift: (0.0, 0.0), swing: 0.0, noise: 0.0 };
 
-    /// Random conditions from a seed: light 0.7–1.3, warmth ±12, shift ±4 px, swing ±0.12 rad,
+    /// Random conditions from a seed: light 0.7–1.3, warmth ±0.12, shift ±4 px, swing ±0.12 rad,
     /// noise 6 levels.
     pub fn random(seed: u64) -> Conditions {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         Conditions {
             light: rng.random_range(0.7..1.3),
-            warmth: rng.random_range(-12.0..12.0),
+            warmth: rng.random_range(-0.12..0.12),
             shift: (rng.random_range(-4.0..4.0), rng.random_range(-4.0..4.0)),
             swing: rng.random_range(-0.12..0.12),
             noise: 6.0,
@@ -160,9 +160,9 @@ pub fn render_slot(look: Option<&Look>, c: Conditions, seed: u64) -> RgbImage {
         let [r, g, b] = p.0.map(f32::from);
         let noise =
             |rng: &mut ChaCha8Rng| if c.noise > 0.0 { rng.random_range(-c.noise..c.noise) } else { 0.0 };
-        let r = r * c.light + c.warmth + noise(&mut rng);
+        let r = r * c.light * (1.0 + c.warmth) + noise(&mut rng);
         let g = g * c.light + noise(&mut rng);
-        let b = b * c.light - c.warmth + noise(&mut rng);
+        let b = b * c.light * (1.0 - c.warmth) + noise(&mut rng);
         p.0 = [r, g, b].map(|v| v.clamp(0.0, 255.0) as u8);
     }
     img
