@@ -201,7 +201,7 @@ impl Controller {
         now: Timestamp,
         new: NewContract,
     ) -> Result<(ContractId, Pin), ApiError> {
-        self.create_contract_in(now, new, None)
+        self.create_contract_in(now, new, None, None)
     }
 
     fn create_contract_in(
@@ -209,6 +209,7 @@ impl Controller {
         now: Timestamp,
         new: NewContract,
         reservation: Option<u32>,
+        booked_until: Option<Timestamp>,
     ) -> Result<(ContractId, Pin), ApiError> {
         self.handle_timeout(now);
         self.registry.automat(new.automat).ok_or(ApiError::UnknownAutomat(new.automat))?;
@@ -224,6 +225,7 @@ impl Controller {
             pin: PinDigest([0; 16]), // set below, once the rest is checked
             revoked: false,
             reservation,
+            booked_until,
         };
         // Check everything but the PIN first, so a bad request does not use up randomness.
         let lockers = self.registry.check_contract(now, &contract, None)?;
@@ -390,9 +392,9 @@ impl Controller {
             let fetch_end = after(r.start, self.cfg.fetch_window);
             let return_start = r.end.saturating_sub(self.cfg.return_window).unwrap_or(r.start).max(fetch_end);
             let fetch = NewContract { end: Some(fetch_end), purpose: Purpose::Fetch, ..base.clone() };
-            contracts.push(self.create_contract_in(now, fetch, Some(number))?);
+            contracts.push(self.create_contract_in(now, fetch, Some(number), Some(return_start))?);
             let ret = NewContract { start: Some(return_start), purpose: Purpose::Return, ..base };
-            match self.create_contract_in(now, ret, Some(number)) {
+            match self.create_contract_in(now, ret, Some(number), None) {
                 Ok(c) => contracts.push(c),
                 Err(e) => {
                     // Leave nothing half made.
@@ -401,7 +403,7 @@ impl Controller {
                 }
             }
         } else {
-            contracts.push(self.create_contract_in(now, base, Some(number))?);
+            contracts.push(self.create_contract_in(now, base, Some(number), None)?);
         }
         Ok(ReservationOutcome { reservation: number, automat, contracts })
     }

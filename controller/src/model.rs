@@ -162,6 +162,10 @@ pub struct KeyContract {
     pub revoked: bool,
     /// The reservation it was made from.
     pub reservation: Option<u32>,
+    /// Until when its keys stay booked, when later than `end`: a split reservation's fetch
+    /// contract ends early for access, but its key stays booked until the return contract
+    /// starts, so no other contract fits in between.
+    pub booked_until: Option<Timestamp>,
 }
 
 impl KeyContract {
@@ -175,10 +179,15 @@ impl KeyContract {
         !self.revoked && self.end.is_none_or(|e| t < e)
     }
 
-    /// Whether the ranges of two contracts overlap.
+    /// The end of the range its keys are booked for (`None`: permanent).
+    pub fn booked_end(&self) -> Option<Timestamp> {
+        self.end.map(|e| self.booked_until.map_or(e, |b| b.max(e)))
+    }
+
+    /// Whether the booked range of this contract overlaps `start..end`.
     pub fn overlaps(&self, start: Timestamp, end: Option<Timestamp>) -> bool {
         let a_before_b_ends = end.is_none_or(|e| self.start < e);
-        let b_before_a_ends = self.end.is_none_or(|e| start < e);
+        let b_before_a_ends = self.booked_end().is_none_or(|e| start < e);
         a_before_b_ends && b_before_a_ends
     }
 }

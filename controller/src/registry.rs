@@ -292,7 +292,7 @@ impl Registry {
                 .filter(|c| !c.revoked)
                 .collect();
             for (i, a) in live.iter().enumerate() {
-                if let Some(b) = live[i + 1..].iter().find(|b| a.overlaps(b.start, b.end)) {
+                if let Some(b) = live[i + 1..].iter().find(|b| a.overlaps(b.start, b.booked_end())) {
                     return Err(format!("{} and {} overlap on not-shared {k}", a.id, b.id));
                 }
             }
@@ -349,7 +349,7 @@ impl Registry {
                 _ => return Err(ApiError::KeyNotInAutomat { key, automat: c.automat }),
             }
             if !entry.key.shared
-                && let Some(existing) = self.overlapping(key, c.start, c.end, replacing)
+                && let Some(existing) = self.overlapping(key, c.start, c.booked_end(), replacing)
             {
                 return Err(ApiError::Overlapping { key, existing });
             }
@@ -538,7 +538,7 @@ impl Registry {
         for &k in &c.keys {
             self.by_key.entry(k).or_default().push(c.id);
             if !c.revoked {
-                self.add_span(k, Span { start: c.start, end: c.end, id: c.id });
+                self.add_span(k, Span { start: c.start, end: c.booked_end(), id: c.id });
             }
         }
         for &p in &c.contacts {

@@ -81,6 +81,8 @@ struct Active {
     take_back: bool,
     /// What the check found when it sent the user to take it back.
     wrong: Option<(Option<KeyId>, Verification)>,
+    /// A take: the key left its hook and `KeyFetched` is committed.
+    fetched: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -220,9 +222,16 @@ impl Controller {
             self.on_return_code(automat, digits, photo);
             return;
         }
-        let auth = Pin::parse(digits).map(|pin| self.authorise(automat, &pin)).unwrap_or_default();
+        let pin = Pin::parse(digits);
+        let auth = pin.as_ref().map(|pin| self.authorise(automat, pin)).unwrap_or_default();
         if auth.contracts.is_empty() {
-            self.wrong_code(automat, photo);
+            match pin.as_ref().and_then(|pin| self.held_elsewhere(automat, pin)) {
+                Some(text) => {
+                    self.display(automat, text);
+                    self.commit(Event::CodeRefused { automat, attempts: 0, photo: Some(photo) });
+                }
+                None => self.wrong_code(automat, photo),
+            }
             return;
         }
         if let Some(rt) = self.automats.get_mut(&automat) {
@@ -376,6 +385,20 @@ impl Controller {
         auth
     }
 
+    /// Roaming returns are not accepted: a key goes back to the automat it is stored in. A PIN
+    /// of another automat's contract whose key is out tells the user where to return it (and
+    /// is not counted as a wrong code); `None` when the PIN means nothing anywhere.
+    fn held_elsewhere(&self, automat: AutomatId, pin: &Pin) -> Option<String> {
+        self.registry.automats().filter(|a| a.id != automat).find_map(|home| {
+            let digest = self.pins.digest(home.id, pin);
+            self.registry.contracts_with_pin(home.id, digest).iter().find_map(|&id| {
+                let contract = self.registry.contract(id)?;
+                let key = contract.keys.iter().find(|&&k| self.registry.holder(k) == Some(id))?;
+                Some(format!("Return {} at {}.", self.key_name(*key), home.name))
+            })
+        })
+    }
+
     fn start_session(&mut self, automat: AutomatId, photo: ImageRef, mut tasks: Vec<Task>) {
         let n = self.registry.automat(automat).map_or(30, |a| a.slots);
         // Returns go to the key's own slot, or the nearest free one.
@@ -434,6 +457,7 @@ impl Controller {
             after: None,
             take_back: false,
             wrong: None,
+            fetched: false,
         });
         self.present(automat, task.slot);
     }
@@ -522,6 +546,15 @@ impl Controller {
                 if kind == TaskKind::Return && occupied && !take_back {
                     a.tag_pending = true;
                     self.send_board(automat, firmware_proto::host::HostToBoard::ReadTag);
+                } else if kind == TaskKind::Take && !occupied && !a.fetched {
+                    // The take is a fact the moment the key leaves its hook: committed now, it
+                    // survives a power cut before the door closes.
+                    a.fetched = true;
+                    let (task, images) = (a.task, a.images);
+                    if let Some(contract) = task.contract {
+                        self.commit(Event::KeyFetched { key, contract, automat, slot: task.slot, images });
+                        self.schedule_overdue(key);
+                    }
                 } else if take_back && !occupied {
                     let name = self.key_name(key);
                     self.display(automat, format!("Thank you. Close the door, then return {name}."));
@@ -541,7 +574,8 @@ impl Controller {
                 a.step = Step::Closing;
                 a.after = None;
                 a.tag = None;
-                let wants_tag = a.task.kind == TaskKind::Return && a.occupied;
+                // A return, or a take whose key (or something) hangs on the hook again.
+                let wants_tag = a.occupied && (a.task.kind == TaskKind::Return || a.fetched);
                 a.tag_pending = wants_tag;
                 self.set_deadline(automat, Some(step_timeout));
                 let id = self.capture(automat, Camera::Internal, CapturePurpose::After);
@@ -682,6 +716,10 @@ impl Controller {
         if a.step != Step::Closing || a.after.is_none() || a.tag_pending {
             return;
         }
+        if a.task.kind == TaskKind::Take && a.fetched && a.occupied {
+            // Taken and hung back before the door closed: judged as a return of the key.
+            a.task.kind = TaskKind::Return;
+        }
         let a = a.clone();
         self.set_deadline(automat, None);
         match (a.task.kind, a.take_back) {
@@ -689,15 +727,6 @@ impl Controller {
                 if a.occupied {
                     let name = self.key_name(a.task.key);
                     self.display(automat, format!("{name} was not taken."));
-                } else if let Some(contract) = a.task.contract {
-                    self.commit(Event::KeyFetched {
-                        key: a.task.key,
-                        contract,
-                        automat,
-                        slot: a.task.slot,
-                        images: a.images,
-                    });
-                    self.schedule_overdue(a.task.key);
                 }
                 self.next_task(automat);
             }

@@ -193,6 +193,15 @@ fn long_reservation_becomes_fetch_and_return_contracts_at_the_nearest_automat() 
     assert_eq!(fetch.start, r.start);
     assert_eq!(ret.end, Some(r.end));
     assert!(fetch.end.expect("fetch ends") <= ret.start);
+    // The key stays booked between the fetch and the return contract: a contract in the gap
+    // (found by the reservation scenario: it was once accepted) is refused.
+    let mut gap = NewContract::new(AutomatId(3), vec![KeyId(11)], vec![ContactId(2)]);
+    gap.start = Some(r.start + hours(48));
+    gap.end = Some(r.start + hours(50));
+    assert_eq!(
+        w.ctl.create_contract(now, gap).err(),
+        Some(ApiError::Overlapping { key: KeyId(11), existing: out.contracts[0].0 })
+    );
     // The same flat again, overlapping: Vantaa's key is taken, so Espoo serves.
     let again = w.ctl.create_reservation(now, r).expect("resolved");
     assert_eq!(again.automat, AutomatId(2));

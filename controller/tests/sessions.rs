@@ -38,6 +38,28 @@ fn happy_take_and_return() {
 }
 
 #[test]
+fn a_take_is_recorded_when_the_key_leaves_the_hook_and_a_key_hung_back_is_a_return() {
+    let mut w = World::new(vec![key(1, 4)]);
+    let (id, pin) = w.contract(NewContract::new(A, vec![KeyId(1)], vec![ContactId(1)]));
+    w.enter_pin(&pin);
+    assert!(w.open_door());
+    let item = w.take().expect("the key hangs there");
+    // Recorded before the door closes, so a power cut now loses nothing.
+    assert!(matches!(w.location(KeyId(1)), KeyLocation::Held { contract, .. } if contract == id));
+    // The user changes their mind and hangs it back before closing the door.
+    w.hang(item);
+    w.advance(Duration::from_secs(2));
+    w.close_door();
+    w.advance(Duration::from_secs(1));
+    assert_eq!(w.location(KeyId(1)), KeyLocation::Stored(Storage::Slot { automat: A, slot: 4 }));
+    let events = w.events();
+    let fetched = events.iter().position(|e| e.starts_with("KeyFetched")).expect("fetched");
+    let returned = events.iter().position(|e| e.starts_with("KeyReturned")).expect("returned");
+    assert!(fetched < returned, "{events:?}");
+    controller::audit::verify_chain(&w.records).expect("chain verifies");
+}
+
+#[test]
 fn bundle_of_three_keys_is_presented_in_minimal_travel_order() {
     let mut w = World::new(vec![key(1, 2), key(2, 28), key(3, 27)]);
     let (_, pin) = w.contract(NewContract::new(A, vec![KeyId(1), KeyId(2), KeyId(3)], vec![ContactId(1)]));

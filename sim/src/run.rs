@@ -152,6 +152,15 @@ impl Run {
         if let Some(b) = c.alert_shared_key_out {
             ccfg.alert_shared_key_out = b;
         }
+        if let Some(d) = c.split_after {
+            ccfg.split_after = d.0;
+        }
+        if let Some(d) = c.fetch_window {
+            ccfg.fetch_window = d.0;
+        }
+        if let Some(d) = c.return_window {
+            ccfg.return_window = d.0;
+        }
         let fsync = match c.fsync_every {
             None | Some(0) | Some(1) => controller::journal::FsyncPolicy::Always,
             Some(n) => controller::journal::FsyncPolicy::Every(n),

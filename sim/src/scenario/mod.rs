@@ -631,4 +631,13 @@ pub struct ControllerSpec {
     /// Whether a shared key out with another holder raises an alert (default true).
     #[serde(default)]
     pub alert_shared_key_out: Option<bool>,
+    /// Reservations longer than this become a fetch and a return contract (default 48h).
+    #[serde(default)]
+    pub split_after: Option<Offset>,
+    /// How long after its start a split reservation's key may be fetched (default 12h).
+    #[serde(default)]
+    pub fetch_window: Option<Offset>,
+    /// How long before its end a split reservation's key may be returned (default 12h).
+    #[serde(default)]
+    pub return_window: Option<Offset>,
 }
