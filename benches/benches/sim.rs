@@ -1,5 +1,6 @@
-//! Group `sim`: one simulated hour of a busy automat (24 takes and 24 returns) headless, and
-//! the whole `scenarios/` directory. Simulated time ÷ wall time = 3600 s ÷ the busy hour's time.
+//! Group `sim`: one simulated hour of a busy automat (24 takes and 24 returns) headless, the
+//! whole `scenarios/` directory, and 200 swarm seeds on 2 threads. Simulated time ÷ wall time =
+//! 3600 s ÷ the busy hour's time; swarm seeds per minute = 200 × 60 s ÷ the swarm's time.
 //!
 //! `cargo bench -p benches --bench sim`
 
@@ -12,6 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use sim::run::{RunOptions, run_scenario};
 use sim::scenario::{Scenario, load_str};
 use sim::suite::{self, SuiteOptions};
+use sim::swarm::{self, SwarmOptions};
 
 /// 30 keys, 24 users; each takes a key and returns it 20 minutes later, spread over the hour.
 fn busy_hour() -> Scenario {
@@ -81,6 +83,8 @@ fn bench_sim(c: &mut Criterion) {
     g.bench_function("scenarios_dir_jobs_2", |b| {
         b.iter(|| suite::run(&all, &SuiteOptions { jobs: 2, ..Default::default() }))
     });
+    let seeds = SwarmOptions { from: 0, seeds: 200, jobs: 2, out: None, progress: false };
+    g.bench_function("swarm_200_seeds_jobs_2", |b| b.iter(|| swarm::run(&seeds)));
     g.finish();
 }
 

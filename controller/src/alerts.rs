@@ -35,6 +35,9 @@ pub enum AlertKind {
     VerificationUnavailable,
     /// The link to a board is down.
     BoardOffline,
+    /// A slot does not hold what the record says: found by the check of the slots of a
+    /// session that a power cut interrupted (a key taken or hung while the power was out).
+    SlotMismatch,
 }
 
 impl AlertKind {
@@ -54,6 +57,7 @@ impl AlertKind {
             AlertKind::SharedKeyOut => "SharedKeyOut",
             AlertKind::VerificationUnavailable => "VerificationUnavailable",
             AlertKind::BoardOffline => "BoardOffline",
+            AlertKind::SlotMismatch => "SlotMismatch",
         }
     }
 }

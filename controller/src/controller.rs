@@ -154,11 +154,33 @@ impl Controller {
         audit::verify_chain(records)?;
         let mut registry = Registry::new();
         let mut chain = Chain::default();
+        // Sessions the cut interrupted, with the keys they could have moved.
+        let mut open: BTreeMap<AutomatId, BTreeSet<KeyId>> = BTreeMap::new();
         for r in records {
             registry.apply(r.at, &r.event);
             chain.follow(r);
+            match &r.event {
+                Event::SessionOpened { automat, contracts, .. } => {
+                    let keys =
+                        contracts.iter().filter_map(|c| registry.contract(*c)).flat_map(|c| c.keys.clone());
+                    open.entry(*automat).or_default().extend(keys);
+                }
+                Event::ReturnCodeUsed { automat, key } => {
+                    open.entry(*automat).or_default().insert(*key);
+                }
+                Event::SessionClosed { automat } => {
+                    open.remove(automat);
+                }
+                _ => {}
+            }
         }
-        Ok(Self::build(cfg, now, registry, chain, records.len() as u64))
+        let mut c = Self::build(cfg, now, registry, chain, records.len() as u64);
+        for (automat, keys) in open {
+            if let Some(rt) = c.automats.get_mut(&automat) {
+                rt.check = keys;
+            }
+        }
+        Ok(c)
     }
 
     fn build(cfg: ControllerConfig, now: Timestamp, registry: Registry, chain: Chain, replayed: u64) -> Self {
@@ -253,6 +275,9 @@ impl Controller {
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.now = self.now.max(now);
         let now = self.now;
+        if self.poll_timeout().is_none_or(|t| t > now) {
+            return;
+        }
         while let Some(&(t, key)) = self.overdue.first() {
             if t > now {
                 break;
@@ -373,7 +398,9 @@ impl Controller {
                     rt.signer.observe_board_counter(*last_counter);
                     rt.paired = ok;
                 }
-                if !self.automats.get(&automat).is_some_and(|rt| rt.paired) {
+                if self.automats.get(&automat).is_some_and(|rt| rt.paired) {
+                    self.start_check(automat);
+                } else {
                     self.raise(
                         AlertKind::Tamper,
                         Some(automat),
@@ -385,6 +412,7 @@ impl Controller {
             }
             BoardToHost::Booted { .. } => {
                 self.commit(Event::Board { automat, fact: BoardFact::Rebooted });
+                self.booted(automat);
                 self.hello(automat);
             }
             BoardToHost::DoorForced => {
@@ -411,6 +439,7 @@ impl Controller {
             }
             BoardToHost::Homed { .. } => {
                 self.clear_alerts(|a| a.kind == AlertKind::MotorFault && a.automat == Some(automat));
+                self.homed(automat);
             }
             BoardToHost::Power { event, .. } => match event {
                 PowerEvent::MainsLost => {

@@ -39,6 +39,8 @@ pub(crate) enum CapturePurpose {
 pub(crate) enum TaskKind {
     Take,
     Return,
+    /// Present the slot (without unlocking) and compare what hangs there with the record.
+    Check,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +114,11 @@ pub(crate) struct AutomatRt {
     door_open_since: Option<Timestamp>,
     door_alerted: bool,
     at_window: Option<Slot>,
+    /// Homed since it booted: the carousel can present.
+    homed: bool,
+    /// Keys whose slots to check once the board is paired and homed: those of a session a
+    /// power cut interrupted.
+    pub(crate) check: BTreeSet<KeyId>,
 }
 
 impl AutomatRt {
@@ -129,6 +136,8 @@ impl AutomatRt {
             door_open_since: None,
             door_alerted: false,
             at_window: None,
+            homed: false,
+            check: BTreeSet::new(),
         }
     }
 
@@ -399,6 +408,58 @@ impl Controller {
         })
     }
 
+    /// After a power cut interrupted a session: once the board is paired and homed, presents
+    /// the slots of that session's keys, without unlocking, and raises `SlotMismatch` for
+    /// each slot whose content differs from the record.
+    pub(crate) fn start_check(&mut self, automat: AutomatId) {
+        let Some(rt) = self.automats.get(&automat) else { return };
+        if !rt.paired || !rt.homed || rt.session.is_some() || rt.check.is_empty() {
+            return;
+        }
+        let keys = rt.check.clone();
+        let tasks: Vec<Task> = keys
+            .iter()
+            .filter_map(|&key| match self.registry.key(key)?.key.storage {
+                Storage::Slot { automat: a, slot } if a == automat => {
+                    Some(Task { kind: TaskKind::Check, key, contract: None, slot })
+                }
+                _ => None,
+            })
+            .collect();
+        let n = self.registry.automat(automat).map_or(30, |a| a.slots);
+        let from = rt.at_window.unwrap_or(0);
+        let slots: Vec<Slot> = tasks.iter().map(|t| t.slot).collect();
+        let (order, _) = allocation::plan(n, from, &slots);
+        let ordered: VecDeque<Task> =
+            order.iter().filter_map(|s| tasks.iter().find(|t| t.slot == *s).copied()).collect();
+        if let Some(rt) = self.automats.get_mut(&automat) {
+            rt.check.clear();
+            rt.session = Some(Session {
+                photo: None,
+                tasks: ordered,
+                active: None,
+                deadline: None,
+                avoid: BTreeSet::new(),
+            });
+        }
+        self.next_task(automat);
+    }
+
+    /// The board homed (after a boot, or a motor fault).
+    pub(crate) fn homed(&mut self, automat: AutomatId) {
+        if let Some(rt) = self.automats.get_mut(&automat) {
+            rt.homed = true;
+        }
+        self.start_check(automat);
+    }
+
+    /// The board booted: it must home again before it presents.
+    pub(crate) fn booted(&mut self, automat: AutomatId) {
+        if let Some(rt) = self.automats.get_mut(&automat) {
+            rt.homed = false;
+        }
+    }
+
     fn start_session(&mut self, automat: AutomatId, photo: ImageRef, mut tasks: Vec<Task>) {
         let n = self.registry.automat(automat).map_or(30, |a| a.slots);
         // Returns go to the key's own slot, or the nearest free one.
@@ -533,6 +594,7 @@ impl Controller {
                     (_, true) => "Please take the wrong item back.".to_string(),
                     (TaskKind::Take, false) => format!("Take {name}."),
                     (TaskKind::Return, false) => format!("Hang {name} on the hook."),
+                    (TaskKind::Check, false) => "Please close the door.".to_string(),
                 };
                 self.display(automat, text);
             }
@@ -602,6 +664,22 @@ impl Controller {
             return;
         }
         match (kind, occupied) {
+            (TaskKind::Check, _) => {
+                let stored = matches!(
+                    self.registry.key(key).map(|e| e.location),
+                    Some(KeyLocation::Stored(Storage::Slot { automat: a, slot: s })) if a == automat && s == slot
+                );
+                if stored != occupied {
+                    let name = self.key_name(key);
+                    let detail = if stored {
+                        format!("{name} is not in slot {slot}, where the record has it")
+                    } else {
+                        format!("something hangs in slot {slot}, but {name} is out")
+                    };
+                    self.raise(AlertKind::SlotMismatch, Some(automat), Some(key), None, detail);
+                }
+                self.next_task(automat);
+            }
             (TaskKind::Take, false) => {
                 let name = self.key_name(key);
                 self.display(automat, format!("{name} is not in its slot. Staff have been told."));
@@ -723,6 +801,7 @@ impl Controller {
         let a = a.clone();
         self.set_deadline(automat, None);
         match (a.task.kind, a.take_back) {
+            (TaskKind::Check, _) => self.next_task(automat),
             (TaskKind::Take, _) => {
                 if a.occupied {
                     let name = self.key_name(a.task.key);
@@ -818,6 +897,18 @@ impl Controller {
                 None => Verdict::Unverified,
             },
         };
+        // Without a tag, the camera names the item when it is one of the keys that are out.
+        let after = a.after.as_ref().and_then(Option::as_ref);
+        let found = found.or_else(|| {
+            let after = after.filter(|_| verdict == Verdict::Mismatch)?;
+            self.registry
+                .keys()
+                .filter(|e| e.key.id != a.task.key && matches!(e.location, KeyLocation::Held { .. }))
+                .filter_map(|e| Some((e.key.reference.as_ref()?.distance(after), e.key.id)))
+                .filter(|(d, _)| *d < crate::verify::MATCH_THRESHOLD)
+                .min_by(|x, y| x.0.total_cmp(&y.0))
+                .map(|(_, k)| k)
+        });
         let check = Verification { tag, tag_reader_ok: tag.is_some(), image_distance: distance, verdict };
         (check, found.filter(|&k| k != a.task.key))
     }

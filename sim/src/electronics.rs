@@ -10,8 +10,6 @@
 //! quiet, returning what it asks of the physical world (plant commands, camera captures,
 //! display lines) and what happened (for the trace).
 
-use std::time::Duration;
-
 use controller::audit::Record;
 use controller::ids::AutomatId;
 use controller::journal::{FsyncPolicy, Journal, MemJournal};
@@ -25,8 +23,14 @@ use firmware_proto::link::{Event as LinkEvent, Link, LinkConfig};
 use firmware_proto::message::{self, Decoded, Message};
 use firmware_proto::plant::{BoardToPlant, PlantToBoard};
 use jiff::Timestamp;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::wire::{LineConfig, LineStats, Wire};
+
+/// `controller_next`: not known, ask the controller.
+const UNKNOWN: u64 = u64::MAX;
+/// `controller_next`: the controller wants no timeout.
+const NEVER: u64 = u64::MAX - 1;
 
 /// What the electronics ask of the world, or report, at a time.
 #[derive(Clone, Debug)]
@@ -90,6 +94,15 @@ pub struct Electronics {
     cfg: ControllerConfig,
     controller: Option<Controller>,
     journal: MemJournal,
+    /// The journal's length after each record: which records a sync made durable.
+    record_ends: Vec<usize>,
+    /// The controller's next timeout, once asked (`None`: ask again). Every `&mut` path to the
+    /// controller forgets it; the event loop asks for it at every step.
+    /// Encoded as microseconds, [`UNKNOWN`] or [`NEVER`] (atomic only to keep the type `Sync`
+    /// for Bevy resources; one thread uses it).
+    controller_next: AtomicU64,
+    /// Records that were durable when the power was last cut: recovery must return them all.
+    acknowledged: usize,
     stations: Vec<Station>,
 }
 
@@ -170,13 +183,18 @@ impl Electronics {
             cfg,
             controller: Some(controller),
             journal: MemJournal::new(ecfg.fsync),
+            record_ends: Vec::new(),
+            controller_next: AtomicU64::new(UNKNOWN),
+            acknowledged: 0,
             stations,
         }
     }
 
     /// The controller's clock for a simulated instant.
     pub fn timestamp(&self, now: Instant) -> Timestamp {
-        self.start.saturating_add(Duration::from_micros(now.as_micros())).unwrap_or(Timestamp::MAX)
+        // Integer microseconds: this runs for every event, and jiff's span arithmetic is slower.
+        let us = i64::try_from(now.as_micros()).unwrap_or(i64::MAX);
+        Timestamp::from_microsecond(self.start.as_microsecond().saturating_add(us)).unwrap_or(Timestamp::MAX)
     }
 
     fn instant(&self, t: Timestamp) -> Instant {
@@ -191,12 +209,27 @@ impl Electronics {
 
     /// The controller, for API calls.
     pub fn controller_mut(&mut self) -> Option<&mut Controller> {
+        self.controller_next.store(UNKNOWN, Ordering::Relaxed);
         self.controller.as_mut()
+    }
+
+    /// The controller's configuration (kept across power cuts).
+    pub fn controller_config(&self) -> &ControllerConfig {
+        &self.cfg
     }
 
     /// The journal.
     pub fn journal(&self) -> &MemJournal {
         &self.journal
+    }
+
+    /// Replaces the journal's content (tests of what checks the journal).
+    #[cfg(test)]
+    pub(crate) fn replace_journal_for_test(&mut self, records: &[Record]) {
+        self.journal = MemJournal::new(FsyncPolicy::Always);
+        for r in records {
+            let _ = self.journal.append(r);
+        }
     }
 
     /// The board of automat `i`, when powered.
@@ -250,6 +283,7 @@ impl Electronics {
 
     /// Hands the controller an input.
     pub fn controller_input(&mut self, now: Instant, input: Input) {
+        self.controller_next.store(UNKNOWN, Ordering::Relaxed);
         let ts = self.timestamp(now);
         if let Some(c) = self.controller.as_mut() {
             c.handle(ts, input);
@@ -259,7 +293,10 @@ impl Electronics {
     /// Power goes: the boards and the controller stop; the journal keeps what was synced and
     /// `survive` bytes of what was not (a torn tail if they end inside a record).
     pub fn power_cut(&mut self, survive: usize) {
+        self.controller_next.store(UNKNOWN, Ordering::Relaxed);
         self.controller = None;
+        let synced = self.journal.synced_len();
+        self.acknowledged = self.record_ends.iter().filter(|&&end| end <= synced).count();
         self.journal.power_cut(survive);
         for s in &mut self.stations {
             if let Some(b) = s.board.take() {
@@ -270,6 +307,7 @@ impl Electronics {
 
     /// Power is back at `now`: the boards boot and the controller recovers from its journal.
     pub fn power_restore(&mut self, now: Instant, out: &mut Vec<Outgoing>) {
+        self.controller_next.store(UNKNOWN, Ordering::Relaxed);
         let ts = self.timestamp(now);
         for s in &mut self.stations {
             s.boots = s.boots.wrapping_add(1);
@@ -277,10 +315,21 @@ impl Electronics {
             s.reboot_links(now, true);
         }
         match self.journal.recover() {
-            Ok(recovery) => match Controller::recover(self.cfg.clone(), ts, &recovery.records) {
-                Ok(c) => self.controller = Some(c),
-                Err(e) => out.push(Outgoing::RecoveryFailed(e.to_string())),
-            },
+            Ok(recovery) => {
+                let n = recovery.records.len();
+                if n < self.acknowledged {
+                    out.push(Outgoing::RecoveryFailed(format!(
+                        "{} synced records lost (recovered {n} of {})",
+                        self.acknowledged - n,
+                        self.acknowledged
+                    )));
+                }
+                self.record_ends.truncate(n);
+                match Controller::recover(self.cfg.clone(), ts, &recovery.records) {
+                    Ok(c) => self.controller = Some(c),
+                    Err(e) => out.push(Outgoing::RecoveryFailed(e.to_string())),
+                }
+            }
             Err(e) => out.push(Outgoing::RecoveryFailed(e.to_string())),
         }
     }
@@ -293,9 +342,7 @@ impl Electronics {
                 t = Some(t.map_or(x, |t| t.min(x)));
             }
         };
-        if let Some(c) = &self.controller {
-            consider(c.poll_timeout().map(|ts| self.instant(ts)));
-        }
+        consider(self.controller_timeout());
         for s in &self.stations {
             if let Some(b) = &s.board {
                 consider(b.poll_timeout());
@@ -313,10 +360,13 @@ impl Electronics {
 
     /// Processes everything due at `now` until quiet.
     pub fn run(&mut self, now: Instant, out: &mut Vec<Outgoing>) {
-        let ts = self.timestamp(now);
-        if let Some(c) = self.controller.as_mut() {
-            c.handle_timeout(ts);
+        if self.controller_timeout().is_some_and(|t| t <= now) {
+            let ts = self.timestamp(now);
+            if let Some(c) = self.controller.as_mut() {
+                c.handle_timeout(ts);
+            }
         }
+        self.controller_next.store(UNKNOWN, Ordering::Relaxed);
         loop {
             let mut progress = false;
             progress |= self.drain_controller(out);
@@ -324,9 +374,23 @@ impl Electronics {
                 progress |= self.step_station(i, now, out);
             }
             if !progress {
-                return;
+                break;
             }
         }
+        self.controller_next.store(UNKNOWN, Ordering::Relaxed);
+    }
+
+    /// When the controller next wants `handle_timeout` (remembered until it is touched).
+    fn controller_timeout(&self) -> Option<Instant> {
+        match self.controller_next.load(Ordering::Relaxed) {
+            UNKNOWN => {}
+            NEVER => return None,
+            us => return Some(Instant::from_micros(us)),
+        }
+        let next = self.controller.as_ref().and_then(|c| c.poll_timeout()).map(|ts| self.instant(ts));
+        let code = next.map_or(NEVER, |t| t.as_micros().min(NEVER - 1));
+        self.controller_next.store(code, Ordering::Relaxed);
+        next
     }
 
     fn drain_controller(&mut self, out: &mut Vec<Outgoing>) -> bool {
@@ -363,6 +427,7 @@ impl Electronics {
                 Output::Record(r) => {
                     // A journal in memory cannot fail to append.
                     let _ = self.journal.append(&r);
+                    self.record_ends.push(self.journal.bytes().len());
                     out.push(Outgoing::Record(r));
                 }
             }

@@ -10,6 +10,8 @@
 //! - [`app`]: the same run as a Bevy app, one plugin per feature (headless here; the 3D viewer
 //!   builds on it).
 //! - [`expect`] judges a run; [`trace`] writes it; [`suite`] runs many in parallel and reports.
+//! - [`swarm`]: random scenarios from seeds, checked against the invariants every run is
+//!   checked against, failures shrunk to reproducers.
 
 pub mod app;
 pub mod electronics;
@@ -18,6 +20,7 @@ pub mod plant;
 pub mod run;
 pub mod scenario;
 pub mod suite;
+pub mod swarm;
 pub mod trace;
 pub mod users;
 pub mod wire;

@@ -3,6 +3,7 @@
 //! ```text
 //! sim run [--jobs N] [--junit FILE] [--out DIR] [--seed N] [--filter TEXT] [--shard K/N] <files or dirs>...
 //! sim check <files or dirs>...
+//! sim swarm --seeds N [--from S] [--jobs J] [--out DIR]
 //! ```
 //! Exit codes: 0 all passed (or all valid), 1 a scenario failed, 2 bad input.
 
@@ -11,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sim::suite::{self, SuiteOptions};
+use sim::swarm::{self, SwarmOptions};
 
 #[derive(Parser, Debug)]
 #[command(name = "sim", version, about = "Run key automat scenarios on the simulated automat")]
@@ -45,6 +47,21 @@ enum Command {
         #[arg(long, value_parser = parse_shard)]
         shard: Option<(usize, usize)>,
     },
+    /// Run random scenarios from seeds against the invariants; shrink and write failures.
+    Swarm {
+        /// How many seeds.
+        #[arg(long, default_value_t = 1000)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Runs side by side (default: one per core).
+        #[arg(long, short, default_value_t = 0)]
+        jobs: usize,
+        /// Where shrunk reproducers are written, as `seed-N.ron`.
+        #[arg(long, default_value = "swarm-failures")]
+        out: PathBuf,
+    },
     /// Check scenario files without running them.
     Check {
         /// Scenario files, or directories searched for `*.ron`.
@@ -74,6 +91,28 @@ fn main() -> ExitCode {
             }
             Err(errors) => report_load_errors(errors),
         },
+        Command::Swarm { seeds, from, jobs, out } => {
+            // A panic is a finding, reported with its seed; keep the default message off the terminal.
+            std::panic::set_hook(Box::new(|_| {}));
+            let opts = SwarmOptions { from, seeds, jobs, out: Some(out), progress: true };
+            let report = swarm::run(&opts);
+            for f in &report.failures {
+                println!("seed {}: {}", f.seed, f.failures.first().map_or("", String::as_str));
+                if let Some(file) = &f.file {
+                    println!("  reproducer ({} → {} steps): {}", f.steps.0, f.steps.1, file.display());
+                }
+            }
+            println!(
+                "{} seeds ({}..{}), {} failed, {:.1} s, {:.0} seeds/minute",
+                report.seeds,
+                from,
+                from + seeds,
+                report.failures.len(),
+                report.wall.as_secs_f64(),
+                report.seeds_per_minute()
+            );
+            if report.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
         Command::Run { paths, jobs, junit, out, seed, filter, shard } => {
             let all = match suite::load(&paths) {
                 Ok(all) => all,

@@ -31,6 +31,8 @@ use crate::scenario::{self, Action, Code, ContractSpec, Scenario};
 use crate::trace::{Header, TraceEvent, TraceWriter};
 use crate::users::{Act, REACTION, User};
 
+mod invariants;
+
 /// Encoder counts per slot of simulated carousels.
 pub const COUNTS_PER_SLOT: u32 = 200;
 
@@ -675,6 +677,10 @@ impl Run {
                         self.emit(TraceEvent::User { user: from, act: format!("gives key {key} to {to}") });
                         self.users[t].hand.push(item);
                     }
+                    None if self.scenario.improvise => self.emit(TraceEvent::User {
+                        user: from,
+                        act: format!("cannot give key {key}: does not hold it"),
+                    }),
                     None => self.problem(format!("give: {from} does not hold key {key}")),
                 }
             }
@@ -870,6 +876,11 @@ impl Run {
         expect_error: Option<String>,
     ) {
         match (result, expect_error) {
+            // An API call while the power is out fails, as a real one would; improvising
+            // scenarios (the swarm's) may meet that, written ones are told.
+            (None, _) if self.scenario.improvise => {
+                self.emit(TraceEvent::Api { call, result: "unavailable: the controller is down".into() })
+            }
             (None, _) => self.problem(format!("{call}: the controller is down")),
             (Some(Ok(v)), None) => self.emit(TraceEvent::Api { call, result: format!("ok {v}") }),
             (Some(Ok(_)), Some(want)) => {
@@ -1003,6 +1014,9 @@ impl Run {
                             }
                         }
                     }
+                    None if self.scenario.improvise => {
+                        self.emit(TraceEvent::User { user: name, act: format!("has no {item:?} to hang") })
+                    }
                     None => self.problem(format!("{name} does not hold {item:?}")),
                 },
                 Act::CheckWrong { on_wrong, then } => {
@@ -1044,6 +1058,7 @@ impl Run {
             &self.automats,
             &doors,
         ));
+        failures.extend(self.invariant_failures());
         if let Some(e) = self.trace.error() {
             failures.push(format!("trace not written: {e}"));
         }

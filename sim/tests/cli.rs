@@ -76,3 +76,17 @@ fn check_accepts_every_scenario_in_the_library() {
     let output = sim().arg("check").arg(scenario("")).output().expect("runs");
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn swarm_runs_seeds_and_reports_their_rate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = sim()
+        .args(["swarm", "--seeds", "12", "--from", "100", "--jobs", "2", "--out"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("12 seeds (100..112), 0 failed") && stdout.contains("seeds/minute"), "{stdout}");
+    assert_eq!(std::fs::read_dir(dir.path()).map(|d| d.count()).unwrap_or(0), 0, "no reproducers");
+}

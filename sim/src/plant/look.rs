@@ -3,7 +3,7 @@
 //! seeded lighting and pose noise. Deterministic per seed.
 
 use image::{Rgb, RgbImage};
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -158,11 +158,12 @@ pub fn render_slot(look: Option<&Look>, c: Conditions, seed: u64) -> RgbImage {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     for p in img.pixels_mut() {
         let [r, g, b] = p.0.map(f32::from);
-        let noise =
-            |rng: &mut ChaCha8Rng| if c.noise > 0.0 { rng.random_range(-c.noise..c.noise) } else { 0.0 };
-        let r = r * c.light * (1.0 + c.warmth) + noise(&mut rng);
-        let g = g * c.light + noise(&mut rng);
-        let b = b * c.light * (1.0 - c.warmth) + noise(&mut rng);
+        // Sensor noise, uniform in ±noise: one random word gives the three channels a byte each.
+        let word = if c.noise > 0.0 { rng.next_u32() } else { 0x0080_8080 };
+        let noise = |shift: u32| (((word >> shift) & 0xFF) as f32 / 127.5 - 1.0) * c.noise;
+        let r = r * c.light * (1.0 + c.warmth) + noise(0);
+        let g = g * c.light + noise(8);
+        let b = b * c.light * (1.0 - c.warmth) + noise(16);
         p.0 = [r, g, b].map(|v| v.clamp(0.0, 255.0) as u8);
     }
     img

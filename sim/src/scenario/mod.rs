@@ -4,7 +4,7 @@
 pub mod load;
 pub mod time;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use load::{LoadError, load_file, load_str};
 pub use time::Offset;
@@ -14,7 +14,7 @@ use crate::plant::{CameraFault, LatchFault};
 use crate::wire::LineConfig;
 
 /// One scenario file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// A short name (the test case's name).
@@ -63,10 +63,14 @@ pub struct Scenario {
     /// Controller settings.
     #[serde(default)]
     pub controller: ControllerSpec,
+    /// Users do what they can: hanging or giving an item they do not hold is skipped (and
+    /// noted in the trace) instead of being a scenario error. Swarm-generated scenarios set it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub improvise: bool,
 }
 
 /// An automat of the fleet.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AutomatSpec {
     /// Its id.
@@ -90,7 +94,7 @@ fn thirty() -> u8 {
 }
 
 /// A key fob's look.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LookSpec {
     /// A colour name (`red`, `blue`, `green`, `yellow`, `purple`, `orange`, `cyan`, `white`,
@@ -109,7 +113,7 @@ fn round() -> Shape {
 }
 
 /// A key.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeySpec {
     /// Its id.
@@ -138,7 +142,7 @@ pub struct KeySpec {
 }
 
 /// A contact.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContactSpec {
     /// Its id.
@@ -148,7 +152,7 @@ pub struct ContactSpec {
 }
 
 /// A device group.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupSpec {
     /// Its id.
@@ -160,7 +164,7 @@ pub struct GroupSpec {
 }
 
 /// A weekly window of a schedule.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WindowSpec {
     /// Days: `Mon`, `Tue`, `Wed`, `Thu`, `Fri`, `Sat`, `Sun`.
@@ -172,7 +176,7 @@ pub struct WindowSpec {
 }
 
 /// An access schedule.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSpec {
     /// IANA time zone.
@@ -182,7 +186,7 @@ pub struct ScheduleSpec {
 }
 
 /// A contract to create through the API.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContractSpec {
     /// A handle the timeline and expectations use (`"alice-van"`).
@@ -211,7 +215,7 @@ pub struct ContractSpec {
 }
 
 /// A reservation pushed through the API.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReservationSpec {
     /// A handle for its contracts: `"<name>/fetch"`, `"<name>/return"` or `"<name>"`.
@@ -235,7 +239,7 @@ pub struct ReservationSpec {
 }
 
 /// A person.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserSpec {
     /// Their name.
@@ -249,7 +253,7 @@ pub struct UserSpec {
 }
 
 /// A code typed at the keypad.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub enum Code {
     /// A PIN as typed.
     Pin(String),
@@ -260,7 +264,7 @@ pub enum Code {
 }
 
 /// Something a user can hang on a hook.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub enum ItemRef {
     /// A fleet key (the user must hold it).
     Key(u32),
@@ -269,7 +273,7 @@ pub enum ItemRef {
 }
 
 /// What a user does when the automat says the key is wrong.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub enum OnWrong {
     /// Takes the wrong item back out when asked.
     #[default]
@@ -279,7 +283,7 @@ pub enum OnWrong {
 }
 
 /// Which camera.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub enum CameraSpec {
     /// The front camera.
     Front,
@@ -288,7 +292,7 @@ pub enum CameraSpec {
 }
 
 /// A tag reader fault.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub enum TagFaultSpec {
     /// Works.
     Ok,
@@ -299,7 +303,7 @@ pub enum TagFaultSpec {
 }
 
 /// One thing that happens.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub enum Action {
     // ---- users ----
     /// Types the code and takes every key presented, until the automat stops presenting.
@@ -484,7 +488,7 @@ pub enum Action {
 }
 
 /// A timeline entry.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// When, from the scenario's start.
@@ -495,7 +499,7 @@ pub struct Step {
 }
 
 /// What a trace event must be to match.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub enum Matcher {
     /// An audit event of the controller, by variant name (`KeyFetched`, `KeyReturned`,
     /// `WrongItemLeft`, `SessionOpened`, `CodeRefused`, `Lockout`, …), optionally about a key.
@@ -533,7 +537,7 @@ pub enum Matcher {
 }
 
 /// One expected event.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectEvent {
     /// What.
@@ -547,7 +551,7 @@ pub struct ExpectEvent {
 }
 
 /// Where a key must be at the end.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub enum Place {
     /// In this automat's slot.
     Slot(u32, u8),
@@ -556,7 +560,7 @@ pub enum Place {
 }
 
 /// The door at the end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub enum DoorEnd {
     /// Closed.
     Closed,
@@ -565,7 +569,7 @@ pub enum DoorEnd {
 }
 
 /// The state at the end.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Final {
     /// Where keys are, by the controller's registry.
@@ -580,7 +584,7 @@ pub struct Final {
 }
 
 /// What must happen.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// Events that must occur.
@@ -598,7 +602,7 @@ pub struct Expect {
 }
 
 /// The serial lines.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lines {
     /// Controller ⇄ board.
@@ -610,7 +614,7 @@ pub struct Lines {
 }
 
 /// Controller settings a scenario may change.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ControllerSpec {
     /// Journal syncs after every this many records (default 1: every record).

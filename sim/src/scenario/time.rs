@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A non-negative offset from the scenario's start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -18,6 +18,24 @@ impl Offset {
             return Err(format!("{s:?} is negative"));
         }
         Ok(Offset(d.unsigned_abs()))
+    }
+}
+
+impl std::fmt::Display for Offset {
+    /// The friendly form `parse` reads: `"1h 30m 2s 500ms"`, `"0s"`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0.as_millis();
+        let parts =
+            [(ms / 3_600_000, "h"), (ms / 60_000 % 60, "m"), (ms / 1000 % 60, "s"), (ms % 1000, "ms")];
+        let text: Vec<String> =
+            parts.iter().filter(|(n, _)| *n > 0).map(|(n, unit)| format!("{n}{unit}")).collect();
+        if text.is_empty() { f.write_str("0s") } else { f.write_str(&text.join(" ")) }
+    }
+}
+
+impl Serialize for Offset {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
     }
 }
 
@@ -39,5 +57,8 @@ mod tests {
         assert_eq!(Offset::parse("250ms"), Ok(Offset(Duration::from_millis(250))));
         assert!(Offset::parse("soon").is_err());
         assert!(Offset::parse("-5s").is_err());
+        for text in ["0s", "250ms", "1h 30m", "26h 2s 5ms"] {
+            assert_eq!(Offset::parse(text).map(|o| o.to_string()).as_deref(), Ok(text));
+        }
     }
 }

@@ -1,0 +1,226 @@
+//! What must hold after every run, whatever its scenario expects: the properties swarm testing
+//! hunts for violations of. [`Run::finish`](super::Run::finish) adds each violation to the
+//! run's failures, so a scenario (or a swarm reproducer) fails on them under `sim run` too.
+//!
+//! 1. The durable audit trail (what the journal gives back) verifies as a hash chain; no
+//!    record that was synced before a power cut is missing after it (checked at each restore).
+//! 2. Nobody is handed a key they may not take: every `KeyFetched` is under a contract of the
+//!    session that was opened, which holds that key, was in force when the session opened, and
+//!    was not revoked by then.
+//! 3. Every take has the user's photo and the before image; every return the user's photo,
+//!    the before and the after image.
+//! 4. No key is lost or duplicated: each fleet key is on exactly one hook or in one hand.
+//! 5. The controller's idea of where each key is matches the world, or an open alert names
+//!    the key, or an open `VerificationUnavailable` alert at its automat admits a return that
+//!    neither tag nor camera could judge (the documented fallback): a mismatch is never silent.
+//! 6. A key still out after its contract's end plus the overdue grace has an open `Overdue`
+//!    alert (or, when its contract was revoked, a `RevokedKeyOut` one).
+
+use std::collections::BTreeMap;
+
+use controller::alerts::AlertKind;
+use controller::audit::verify_chain;
+use controller::event::Event;
+use controller::ids::{AutomatId, ContractId, KeyId};
+use controller::journal::Journal;
+use controller::model::{KeyLocation, Storage};
+
+use super::{Run, fmt_time};
+
+/// Where a fleet key physically is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    Hook(usize, u8),
+    Hand(usize),
+}
+
+impl Run {
+    /// The invariants this run breaks, each as a sentence naming the invariant.
+    pub(super) fn invariant_failures(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let at = fmt_time(self.now);
+        let records = match self.electronics.journal().clone().recover() {
+            Ok(r) => r.records,
+            Err(e) => {
+                out.push(format!("{at}: invariant audit: the journal cannot be read: {e}"));
+                return out;
+            }
+        };
+        if let Err(e) = verify_chain(&records) {
+            out.push(format!("{at}: invariant audit: the chain does not verify: {e}"));
+        }
+        let controller = self.electronics.controller();
+        let registry = controller.map(|c| c.registry());
+
+        // 2 and 3: every take entitled, every take and return with its images.
+        let mut sessions: BTreeMap<AutomatId, (jiff::Timestamp, Vec<ContractId>)> = BTreeMap::new();
+        let mut revoked: BTreeMap<ContractId, jiff::Timestamp> = BTreeMap::new();
+        for r in &records {
+            let when = std::time::Duration::try_from(r.at.duration_since(self.start)).ok();
+            let when = when.map_or_else(|| r.at.to_string(), |d| fmt_time(firmware_proto::Instant::ZERO + d));
+            match &r.event {
+                Event::SessionOpened { automat, contracts, .. } => {
+                    sessions.insert(*automat, (r.at, contracts.clone()));
+                }
+                Event::ContactRevoked { contracts, .. } => {
+                    for c in contracts {
+                        revoked.entry(*c).or_insert(r.at);
+                    }
+                }
+                Event::KeyFetched { key, contract, automat, images, .. } => {
+                    if images.user.is_none() || images.before.is_none() {
+                        out.push(format!("{when}: invariant images: {key} taken without {images:?}"));
+                    }
+                    let Some(registry) = registry else { continue };
+                    let entitled = sessions.get(automat).is_some_and(|(opened, contracts)| {
+                        contracts.contains(contract)
+                            && registry.contract(*contract).is_some_and(|c| {
+                                c.keys.contains(key)
+                                    && c.covers(*opened)
+                                    && c.schedule.as_ref().is_none_or(|s| s.allows(*opened))
+                            })
+                            && revoked.get(contract).is_none_or(|t| t > opened)
+                    });
+                    if !entitled {
+                        out.push(format!("{when}: invariant entitlement: {key} handed out under {contract}"));
+                    }
+                }
+                Event::KeyReturned { key, images, .. }
+                    if images.user.is_none() || images.before.is_none() || images.after.is_none() =>
+                {
+                    out.push(format!("{when}: invariant images: {key} returned without {images:?}"));
+                }
+                _ => {}
+            }
+        }
+
+        // 4: each fleet key in one place.
+        let mut places: BTreeMap<KeyId, Vec<Place>> = BTreeMap::new();
+        for (i, plant) in self.plants.iter().enumerate() {
+            for (slot, item) in plant.hooks.iter().enumerate() {
+                if let Some(k) = item.as_ref().and_then(|item| item.key) {
+                    places.entry(k).or_default().push(Place::Hook(i, slot as u8));
+                }
+            }
+        }
+        for (u, user) in self.users.iter().enumerate() {
+            for k in user.hand.iter().filter_map(|item| item.key) {
+                places.entry(k).or_default().push(Place::Hand(u));
+            }
+        }
+        for spec in &self.scenario.keys {
+            let k = KeyId(spec.id);
+            let n = places.get(&k).map_or(0, Vec::len);
+            if n != 1 {
+                out.push(format!("{at}: invariant conservation: {k} is in {n} places"));
+            }
+        }
+
+        // 5 and 6: the registry against the world, and overdue keys.
+        let Some(registry) = registry else { return out };
+        let now = self.electronics.timestamp(self.now);
+        let grace = jiff::SignedDuration::try_from(self.electronics.controller_config().overdue_grace)
+            .unwrap_or(jiff::SignedDuration::ZERO);
+        for entry in registry.keys() {
+            let k = entry.key.id;
+            let alerted = |kinds: &[AlertKind]| {
+                registry.alerts().any(|a| (a.key == Some(k) || a.found == Some(k)) && kinds.contains(&a.kind))
+            };
+            let home = match entry.key.storage {
+                Storage::Slot { automat, .. } => Some(automat),
+                _ => None,
+            };
+            let any_alert = registry.alerts().any(|a| {
+                a.key == Some(k)
+                    || a.found == Some(k)
+                    || a.kind == AlertKind::VerificationUnavailable
+                        && a.automat.is_some()
+                        && a.automat == home
+            });
+            let Some(place) = places.get(&k).and_then(|p| p.first()).copied() else { continue };
+            let agrees = match (entry.location, place) {
+                (KeyLocation::Stored(Storage::Slot { automat, slot }), Place::Hook(i, s)) => {
+                    self.automats.get(i) == Some(&automat) && s == slot
+                }
+                (KeyLocation::Held { .. }, Place::Hand(_)) => true,
+                _ => false,
+            };
+            if !agrees && !any_alert {
+                out.push(format!(
+                    "{at}: invariant registry: {k} is {:?} to the controller but {place:?} in the world, with no alert",
+                    entry.location
+                ));
+            }
+            if let KeyLocation::Held { contract, .. } = entry.location
+                && let Some(c) = registry.contract(contract)
+                && let Some(end) = c.end
+                && now > end + grace + jiff::SignedDuration::from_secs(60)
+                && !alerted(&[AlertKind::Overdue, AlertKind::RevokedKeyOut])
+            {
+                out.push(format!("{at}: invariant overdue: {k} is out past {end} with no Overdue alert"));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::RunOptions;
+
+    /// The happy scenario run to its end (Alice has returned her key: it hangs in slot 4).
+    fn finished_run() -> Run {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/happy_take_and_return.ron");
+        let s = crate::scenario::load_file(std::path::Path::new(path)).expect("loads");
+        let mut run = Run::new(s, RunOptions::default());
+        while run.step() {}
+        run
+    }
+
+    #[test]
+    fn a_clean_run_breaks_no_invariant() {
+        assert_eq!(finished_run().invariant_failures(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_key_that_moves_without_the_controller_knowing_is_caught() {
+        let mut run = finished_run();
+        let item = run.plants[0].hooks[4].take().expect("the key is back in slot 4");
+        run.users[0].hand.push(item);
+        let failures = run.invariant_failures();
+        assert!(failures.iter().any(|f| f.contains("invariant registry: key-1")), "{failures:?}");
+    }
+
+    #[test]
+    fn a_duplicated_or_vanished_key_is_caught() {
+        let mut run = finished_run();
+        let copy = run.plants[0].hooks[4].clone().expect("the key is back in slot 4");
+        run.users[0].hand.push(copy);
+        assert!(run.invariant_failures().iter().any(|f| f.contains("key-1 is in 2 places")));
+        run.users[0].hand.clear();
+        run.plants[0].hooks[4] = None;
+        assert!(run.invariant_failures().iter().any(|f| f.contains("key-1 is in 0 places")));
+    }
+
+    #[test]
+    fn a_take_without_photos_or_under_a_foreign_contract_is_caught() {
+        let run = finished_run();
+        let mut journal = run.electronics.journal().clone();
+        let mut records = journal.recover().expect("readable").records;
+        for r in &mut records {
+            if let Event::KeyFetched { contract, images, .. } = &mut r.event {
+                images.before = None;
+                *contract = ContractId(99);
+            }
+        }
+        // Rechained so that only the two planted faults are found, not a broken chain.
+        let mut chain = controller::audit::Chain::default();
+        let rechained: Vec<_> = records.into_iter().map(|r| chain.append(r.at, r.event)).collect();
+        let mut run = run;
+        run.electronics.replace_journal_for_test(&rechained);
+        let failures = run.invariant_failures();
+        assert!(failures.iter().any(|f| f.contains("invariant images: key-1 taken")), "{failures:?}");
+        assert!(failures.iter().any(|f| f.contains("invariant entitlement: key-1")), "{failures:?}");
+    }
+}
