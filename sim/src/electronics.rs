@@ -16,16 +16,17 @@ use controller::journal::{FsyncPolicy, Journal, MemJournal};
 use controller::{Camera, Controller, ControllerConfig, Input, Output};
 use firmware_proto::Instant;
 use firmware_proto::auth::PairingKey;
-use firmware_proto::board::{Board, BoardConfig, BoardOutput, NvState};
+use firmware_proto::board::BoardConfig;
 use firmware_proto::frame::Channel;
 use firmware_proto::host::{BoardToHost, HostToBoard};
-use firmware_proto::link::{Event as LinkEvent, Link, LinkConfig};
+use firmware_proto::link::{Event as LinkEvent, Link};
 use firmware_proto::message::{self, Decoded, Message};
 use firmware_proto::plant::{BoardToPlant, PlantToBoard};
 use jiff::Timestamp;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::wire::{LineConfig, LineStats, Wire};
+use crate::board_box::{BoardBox, BoardClock, BoxIo, LocalBoard, link_cfg};
+use crate::wire::{LineConfig, LineStats};
 
 /// `controller_next`: not known, ask the controller.
 const UNKNOWN: u64 = u64::MAX;
@@ -49,6 +50,10 @@ pub enum Outgoing {
     LinkNote(usize, Channel, String),
     /// The controller's journal could not be replayed after a power cut.
     RecoveryFailed(String),
+    /// Bytes on a real line to a board (`true`: towards the board), for the trace.
+    Wire(usize, bool, Vec<u8>),
+    /// The line to a board is gone for good; the run fails.
+    BoardLost(usize, String),
 }
 
 /// Which way a message went.
@@ -60,20 +65,37 @@ pub enum Direction {
     Up,
 }
 
-/// One automat's board and its four link ends.
+/// One automat: the controller's end of the host link, the plant's end of the plant link, and
+/// the board box between them.
 #[derive(Debug)]
 struct Station {
     automat: AutomatId,
-    board_cfg: BoardConfig,
-    board: Option<Board>,
-    nv: NvState,
+    key: PairingKey,
     boots: u8,
     ctl_host: Link,
-    board_host: Link,
-    board_plant: Link,
     plant_end: Link,
-    /// ctl→board, board→ctl, board→plant, plant→board.
-    wires: [Wire; 4],
+    board: Box<dyn BoardBox>,
+    lock: Lockstep,
+}
+
+/// The harness's side of a lockstep board's clock (PROTOCOL.md §8.3).
+#[derive(Debug, Default)]
+struct Lockstep {
+    /// The board's time by its last `ClockAck`.
+    at: Option<Instant>,
+    /// Its next timer by that ack.
+    deadline: Option<Instant>,
+    /// The time of the last tick or jump sent.
+    sent: Option<Instant>,
+    /// Ticks and jumps not acknowledged yet.
+    pending: u32,
+    /// Messages went to the board since the last tick was sent: tick again and wait, so that
+    /// what they cause comes back before time moves on.
+    dirty: bool,
+    /// Supplied with power (a board whose supply is cut answers nothing).
+    powered: bool,
+    /// Why the line to the board was given up, if it was.
+    lost: Option<String>,
 }
 
 /// Settings of the simulated electronics.
@@ -87,6 +109,17 @@ pub struct ElectronicsConfig {
     pub fsync: FsyncPolicy,
 }
 
+/// An automat's board placed outside the simulator (the HIL bridge): its identity and the box.
+#[derive(Debug)]
+pub struct PlacedBoard {
+    /// The board's id (part of every command MAC).
+    pub board_id: u32,
+    /// The pairing key the board holds.
+    pub key: PairingKey,
+    /// The box.
+    pub board: Box<dyn BoardBox>,
+}
+
 /// The controller and every board. See the [module docs](self).
 #[derive(Debug)]
 pub struct Electronics {
@@ -96,59 +129,80 @@ pub struct Electronics {
     journal: MemJournal,
     /// The journal's length after each record: which records a sync made durable.
     record_ends: Vec<usize>,
-    /// The controller's next timeout, once asked (`None`: ask again). Every `&mut` path to the
-    /// controller forgets it; the event loop asks for it at every step.
-    /// Encoded as microseconds, [`UNKNOWN`] or [`NEVER`] (atomic only to keep the type `Sync`
-    /// for Bevy resources; one thread uses it).
+    /// The controller's next timeout, once asked. Every `&mut` path to the controller forgets
+    /// it; the event loop asks for it at every step. Encoded as microseconds, [`UNKNOWN`] or
+    /// [`NEVER`] (atomic only to keep the type `Sync` for Bevy resources; one thread uses it).
     controller_next: AtomicU64,
     /// Records that were durable when the power was last cut: recovery must return them all.
     acknowledged: usize,
     stations: Vec<Station>,
 }
 
-fn link_cfg(channel: Channel, stream: u8) -> LinkConfig {
-    LinkConfig::new(channel, stream)
-}
+/// How long a lockstep board may take to acknowledge a tick before its line counts as lost.
+pub const LOCKSTEP_ACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Station {
-    fn new(
-        automat: AutomatId,
-        board_cfg: BoardConfig,
-        now: Instant,
-        host: LineConfig,
-        plant: LineConfig,
-        seed: u64,
-    ) -> Self {
-        let nv = NvState::default();
-        let mut s = Station {
+    fn new(automat: AutomatId, key: PairingKey, board: Box<dyn BoardBox>, now: Instant) -> Self {
+        Station {
             automat,
-            board: Some(Board::new(board_cfg.clone(), nv, now)),
-            board_cfg,
-            nv,
+            key,
             boots: 1,
             ctl_host: Link::new(link_cfg(Channel::Host, 0x10), now),
-            board_host: Link::new(link_cfg(Channel::Host, 0x80), now),
-            board_plant: Link::new(link_cfg(Channel::Plant, 0x80), now),
-            plant_end: Link::new(link_cfg(Channel::Plant, 0x10), now),
-            wires: [
-                Wire::new(host, seed ^ 1),
-                Wire::new(host, seed ^ 2),
-                Wire::new(plant, seed ^ 3),
-                Wire::new(plant, seed ^ 4),
-            ],
-        };
-        s.reboot_links(now, false);
-        s
+            plant_end: Link::new(link_cfg(Channel::Plant, 0x90 + 7), now),
+            board,
+            lock: Lockstep { powered: true, ..Lockstep::default() },
+        }
     }
 
-    /// New board-side link state after the board restarts (new stream ids).
-    fn reboot_links(&mut self, now: Instant, controller_too: bool) {
+    /// New harness-side link state after a power cut (new stream ids).
+    fn reboot_links(&mut self, now: Instant) {
+        self.boots = self.boots.wrapping_add(1);
         let stream = 0x80u8.wrapping_add(self.boots.wrapping_mul(16));
-        self.board_host = Link::new(link_cfg(Channel::Host, stream), now);
-        self.board_plant = Link::new(link_cfg(Channel::Plant, stream), now);
         self.plant_end = Link::new(link_cfg(Channel::Plant, stream.wrapping_add(7)), now);
-        if controller_too {
-            self.ctl_host = Link::new(link_cfg(Channel::Host, stream.wrapping_add(3)), now);
+        self.ctl_host = Link::new(link_cfg(Channel::Host, stream.wrapping_add(3)), now);
+        self.lock = Lockstep { powered: true, lost: self.lock.lost.take(), ..Lockstep::default() };
+    }
+
+    fn lockstep(&self) -> bool {
+        self.board.clock() == BoardClock::Lockstep && self.lock.powered && self.lock.lost.is_none()
+    }
+
+    /// A lockstep board must be at `now` before bytes sent at `now` reach it: queues a
+    /// `ClockJump` ahead of them unless one for `now` went already.
+    fn ensure_jump(&mut self, now: Instant) {
+        if self.lockstep() && self.lock.sent.is_none_or(|t| t < now) {
+            let _ = self.plant_end.send_message(&PlantToBoard::ClockJump { now_us: now.as_micros() });
+            self.lock.sent = Some(now);
+            self.lock.pending += 1;
+        }
+    }
+
+    /// Queues a message for the board on the host link (after a jump to `now` if needed).
+    fn send_host(
+        &mut self,
+        now: Instant,
+        message: &HostToBoard,
+    ) -> Result<(), firmware_proto::link::SendError> {
+        self.ensure_jump(now);
+        self.lock.dirty = true;
+        self.ctl_host.send_message(message)
+    }
+
+    /// Queues a message for the board on the plant link (after a jump to `now` if needed).
+    fn send_plant(&mut self, now: Instant, message: &PlantToBoard) {
+        self.ensure_jump(now);
+        self.lock.dirty = true;
+        let _ = self.plant_end.send_message(message);
+    }
+
+    /// Hands what the two harness-side link ends have to send to the box: the plant link's
+    /// first, where a clock jump waits.
+    fn transmit(&mut self, now: Instant) {
+        while let Some(bytes) = self.plant_end.poll_transmit() {
+            self.board.from_plant(now, bytes);
+        }
+        while let Some(bytes) = self.ctl_host.poll_transmit() {
+            self.board.from_controller(now, bytes);
         }
     }
 }
@@ -156,10 +210,13 @@ impl Station {
 impl Electronics {
     /// A site whose controller starts with an empty registry at `start` and whose boards power
     /// up at the same time.
+    ///
+    /// Each board is the reference firmware in process behind simulated lines, unless a box is
+    /// given for it (the HIL bridge's).
     pub fn new(
         cfg: ControllerConfig,
         start: Timestamp,
-        boards: Vec<(AutomatId, BoardConfig)>,
+        boards: Vec<(AutomatId, BoardConfig, Option<Box<dyn BoardBox>>)>,
         ecfg: &ElectronicsConfig,
         seed: u64,
     ) -> Self {
@@ -167,15 +224,13 @@ impl Electronics {
         let stations = boards
             .into_iter()
             .enumerate()
-            .map(|(i, (a, b))| {
-                Station::new(
-                    a,
-                    b,
-                    Instant::ZERO,
-                    ecfg.host_line,
-                    ecfg.plant_line,
-                    seed.wrapping_add(i as u64 * 16),
-                )
+            .map(|(i, (a, b, placed))| {
+                let key = b.key.clone();
+                let board = placed.unwrap_or_else(|| {
+                    let seed = seed.wrapping_add(i as u64 * 16);
+                    Box::new(LocalBoard::new(b, Instant::ZERO, ecfg.host_line, ecfg.plant_line, seed))
+                });
+                Station::new(a, key, board, Instant::ZERO)
             })
             .collect();
         Electronics {
@@ -232,52 +287,61 @@ impl Electronics {
         }
     }
 
-    /// The board of automat `i`, when powered.
-    pub fn board(&self, i: usize) -> Option<&Board> {
-        self.stations.get(i).and_then(|s| s.board.as_ref())
+    /// How automat `i`'s board keeps time.
+    pub fn board_clock(&self, i: usize) -> Option<BoardClock> {
+        self.stations.get(i).map(|s| s.board.clock())
     }
 
     /// Counters of automat `i`'s four lines (ctl→board, board→ctl, board→plant, plant→board).
     pub fn line_stats(&self, i: usize) -> [LineStats; 4] {
-        self.stations[i].wires.each_ref().map(Wire::stats)
+        self.stations.get(i).map_or([LineStats::default(); 4], |s| s.board.line_stats())
     }
 
     /// Changes the host line's behaviour of automat `i` (both directions).
     pub fn set_host_line(&mut self, i: usize, cfg: LineConfig) {
         if let Some(s) = self.stations.get_mut(i) {
-            s.wires[0].cfg = cfg;
-            s.wires[1].cfg = cfg;
+            s.board.set_host_line(cfg);
         }
     }
 
-    /// Drops everything on automat `i`'s host line until `until`.
-    pub fn drop_host_line(&mut self, i: usize, until: Instant) {
+    /// Drops everything on automat `i`'s host line from `now` until `until`.
+    pub fn drop_host_line(&mut self, i: usize, now: Instant, until: Instant) {
         if let Some(s) = self.stations.get_mut(i) {
-            s.wires[0].down_until = Some(until);
-            s.wires[1].down_until = Some(until);
+            s.board.drop_host_line(now, until);
         }
+    }
+
+    /// Blocks (wall clock) until bytes arrive from a board across a line, or `deadline`.
+    pub fn wait(&mut self, deadline: std::time::Instant) -> bool {
+        let mut any = false;
+        for s in &mut self.stations {
+            if s.board.clock() != BoardClock::Shared {
+                any |= s.board.wait(deadline);
+            }
+        }
+        any
     }
 
     /// Puts a message on automat `i`'s host line towards the board as if the controller had
     /// sent it: an attacker who took over the line (frames carry no secret, so a
     /// man-in-the-middle can always make well-formed ones; the command MAC is the defence).
-    pub fn inject_message(&mut self, i: usize, message: &HostToBoard, out: &mut Vec<Outgoing>) {
+    pub fn inject_message(&mut self, i: usize, now: Instant, message: &HostToBoard, out: &mut Vec<Outgoing>) {
         if let Some(s) = self.stations.get_mut(i) {
             out.push(Outgoing::LinkNote(i, Channel::Host, format!("injected {message:?}")));
-            let _ = s.ctl_host.send_message(message);
+            let _ = s.send_host(now, message);
         }
     }
 
     /// The pairing key of automat `i`'s board.
     pub fn pairing_key(&self, i: usize) -> Option<PairingKey> {
-        self.stations.get(i).map(|s| s.board_cfg.key.clone())
+        self.stations.get(i).map(|s| s.key.clone())
     }
 
     /// Feeds a report from automat `i`'s plant into its plant link.
-    pub fn plant_report(&mut self, i: usize, report: &PlantToBoard, out: &mut Vec<Outgoing>) {
+    pub fn plant_report(&mut self, i: usize, now: Instant, report: &PlantToBoard, out: &mut Vec<Outgoing>) {
         if let Some(s) = self.stations.get_mut(i) {
             out.push(Outgoing::Message(i, Channel::Plant, Direction::Up, format!("{report:?}")));
-            let _ = s.plant_end.send_message(report);
+            s.send_plant(now, report);
         }
     }
 
@@ -299,8 +363,25 @@ impl Electronics {
         self.acknowledged = self.record_ends.iter().filter(|&&end| end <= synced).count();
         self.journal.power_cut(survive);
         for s in &mut self.stations {
-            if let Some(b) = s.board.take() {
-                s.nv = b.nv_state();
+            s.board.power_cut();
+        }
+    }
+
+    /// A board across a line learns of a power cut as its plant would report it: the supply
+    /// gone (mains off, battery flat). The harness's link ends start afresh at the restore.
+    pub fn supply_report(&mut self, i: usize, on: bool, now: Instant, out: &mut Vec<Outgoing>) {
+        if let Some(s) = self.stations.get_mut(i)
+            && s.board.clock() != BoardClock::Shared
+        {
+            let report = PlantToBoard::Power { mains: on, battery_mv: if on { 13_200 } else { 0 } };
+            out.push(Outgoing::Message(i, Channel::Plant, Direction::Up, format!("{report:?}")));
+            if on {
+                s.lock.powered = true;
+            }
+            s.send_plant(now, &report);
+            s.transmit(now);
+            if !on {
+                s.lock = Lockstep { powered: false, lost: s.lock.lost.take(), ..Lockstep::default() };
             }
         }
     }
@@ -310,9 +391,8 @@ impl Electronics {
         self.controller_next.store(UNKNOWN, Ordering::Relaxed);
         let ts = self.timestamp(now);
         for s in &mut self.stations {
-            s.boots = s.boots.wrapping_add(1);
-            s.board = Some(Board::new(s.board_cfg.clone(), s.nv, now));
-            s.reboot_links(now, true);
+            s.board.power_restore(now);
+            s.reboot_links(now);
         }
         match self.journal.recover() {
             Ok(recovery) => {
@@ -344,16 +424,15 @@ impl Electronics {
         };
         consider(self.controller_timeout());
         for s in &self.stations {
-            if let Some(b) = &s.board {
-                consider(b.poll_timeout());
-                consider(s.board_host.poll_timeout());
-                consider(s.board_plant.poll_timeout());
+            if s.lock.lost.is_some() {
+                continue;
+            }
+            match s.board.clock() {
+                BoardClock::Lockstep => consider(s.lock.deadline.filter(|_| s.lock.powered)),
+                _ => consider(s.board.next_event()),
             }
             consider(s.ctl_host.poll_timeout());
             consider(s.plant_end.poll_timeout());
-            for w in &s.wires {
-                consider(w.next_arrival());
-            }
         }
         t
     }
@@ -367,14 +446,52 @@ impl Electronics {
             }
         }
         self.controller_next.store(UNKNOWN, Ordering::Relaxed);
-        loop {
-            let mut progress = false;
-            progress |= self.drain_controller(out);
-            for i in 0..self.stations.len() {
-                progress |= self.step_station(i, now, out);
+        // Lockstep boards whose timers are due learn that time moved.
+        for s in &mut self.stations {
+            if s.lockstep() && s.lock.deadline.is_some_and(|d| d <= now) {
+                s.ensure_jump(now);
             }
-            if !progress {
+        }
+        loop {
+            loop {
+                let mut progress = false;
+                progress |= self.drain_controller(now, out);
+                for i in 0..self.stations.len() {
+                    progress |= self.step_station(i, now, out);
+                }
+                if !progress {
+                    break;
+                }
+            }
+            // Lockstep: a tick after what was sent, then wait until every tick is answered.
+            let mut waiting = false;
+            for s in &mut self.stations {
+                if !s.lockstep() {
+                    continue;
+                }
+                if s.lock.dirty {
+                    s.lock.dirty = false;
+                    let _ = s.plant_end.send_message(&PlantToBoard::ClockTick { now_us: now.as_micros() });
+                    s.lock.sent = Some(now);
+                    s.lock.pending += 1;
+                    s.transmit(now);
+                }
+                waiting |= s.lock.pending > 0;
+            }
+            if !waiting {
                 break;
+            }
+            if !self.wait(std::time::Instant::now() + LOCKSTEP_ACK_TIMEOUT) {
+                for (i, s) in self.stations.iter_mut().enumerate() {
+                    if s.lockstep() && s.lock.pending > 0 {
+                        let why = format!(
+                            "the board did not acknowledge the clock within {} s",
+                            LOCKSTEP_ACK_TIMEOUT.as_secs()
+                        );
+                        out.push(Outgoing::BoardLost(i, why.clone()));
+                        s.lock.lost = Some(why);
+                    }
+                }
             }
         }
         self.controller_next.store(UNKNOWN, Ordering::Relaxed);
@@ -393,7 +510,7 @@ impl Electronics {
         next
     }
 
-    fn drain_controller(&mut self, out: &mut Vec<Outgoing>) -> bool {
+    fn drain_controller(&mut self, now: Instant, out: &mut Vec<Outgoing>) -> bool {
         let Some(c) = self.controller.as_mut() else { return false };
         let mut progress = false;
         while let Some(o) = c.poll_output() {
@@ -409,7 +526,7 @@ impl Electronics {
                             Direction::Down,
                             format!("{message:?}"),
                         ));
-                        if let Err(e) = s.ctl_host.send_message(&message) {
+                        if let Err(e) = s.send_host(now, &message) {
                             out.push(Outgoing::LinkNote(i, Channel::Host, format!("send refused: {e}")));
                         }
                     }
@@ -439,43 +556,39 @@ impl Electronics {
         let ts = self.timestamp(now);
         let s = &mut self.stations[i];
         let mut progress = false;
-        // Timers.
-        if s.ctl_host.poll_timeout().is_some_and(|t| t <= now) {
-            s.ctl_host.handle_timeout(now);
-        }
-        if s.plant_end.poll_timeout().is_some_and(|t| t <= now) {
-            s.plant_end.handle_timeout(now);
-        }
-        if let Some(b) = s.board.as_mut() {
-            if b.poll_timeout().is_some_and(|t| t <= now) {
-                b.handle_timeout(now);
-            }
-            for l in [&mut s.board_host, &mut s.board_plant] {
-                if l.poll_timeout().is_some_and(|t| t <= now) {
-                    l.handle_timeout(now);
+        // Timers of the harness-side link ends (a retransmission must reach a lockstep board
+        // at `now`, and what it causes must come back).
+        for plant in [false, true] {
+            let link = if plant { &mut s.plant_end } else { &mut s.ctl_host };
+            if link.poll_timeout().is_some_and(|t| t <= now) {
+                let before = link.stats().retransmits;
+                link.handle_timeout(now);
+                if link.stats().retransmits > before {
+                    s.ensure_jump(now);
+                    s.lock.dirty = true;
                 }
             }
         }
-        // Wires deliver.
-        while let Some(bytes) = s.wires[0].take_due(now) {
-            progress = true;
-            if s.board.is_some() {
-                s.board_host.handle_bytes(now, &bytes);
-            }
+        // The board box, and the bytes it hands back.
+        let mut io = BoxIo::default();
+        progress |= s.board.run(now, &mut io);
+        for bytes in &io.to_controller {
+            s.ctl_host.handle_bytes(now, bytes);
         }
-        while let Some(bytes) = s.wires[1].take_due(now) {
-            progress = true;
-            s.ctl_host.handle_bytes(now, &bytes);
+        for bytes in &io.to_plant {
+            s.plant_end.handle_bytes(now, bytes);
         }
-        while let Some(bytes) = s.wires[2].take_due(now) {
-            progress = true;
-            s.plant_end.handle_bytes(now, &bytes);
+        for (channel, note) in io.notes {
+            out.push(Outgoing::LinkNote(i, channel, note));
         }
-        while let Some(bytes) = s.wires[3].take_due(now) {
-            progress = true;
-            if s.board.is_some() {
-                s.board_plant.handle_bytes(now, &bytes);
-            }
+        for (down, bytes) in io.wire {
+            out.push(Outgoing::Wire(i, down, bytes));
+        }
+        if let Some(why) = io.lost
+            && s.lock.lost.is_none()
+        {
+            out.push(Outgoing::BoardLost(i, why.clone()));
+            s.lock.lost = Some(why);
         }
         // Controller side of the host link.
         while let Some(e) = s.ctl_host.poll_event() {
@@ -502,62 +615,24 @@ impl Electronics {
                 c.handle(ts, input);
             }
         }
-        // The board.
-        if let Some(b) = s.board.as_mut() {
-            while let Some(e) = s.board_host.poll_event() {
-                progress = true;
-                if let LinkEvent::Message(p) = e
-                    && let Some(m) = decode::<HostToBoard>(&p, i, Channel::Host, out)
-                {
-                    b.handle_host(now, m);
-                }
-            }
-            while let Some(e) = s.board_plant.poll_event() {
-                progress = true;
-                if let LinkEvent::Message(p) = e
-                    && let Some(m) = decode::<PlantToBoard>(&p, i, Channel::Plant, out)
-                {
-                    b.handle_plant(now, m);
-                }
-            }
-            while let Some(o) = b.poll_output() {
-                progress = true;
-                let sent = match &o {
-                    BoardOutput::Host(m) => s.board_host.send_message(m),
-                    BoardOutput::Plant(m) => s.board_plant.send_message(m),
-                };
-                if let Err(e) = sent {
-                    out.push(Outgoing::LinkNote(i, Channel::Host, format!("board send refused: {e}")));
-                }
-            }
-        }
-        // The plant's end of the plant link.
+        // The plant's end of the plant link; a lockstep board's clock answers stay here.
         while let Some(e) = s.plant_end.poll_event() {
             progress = true;
             if let LinkEvent::Message(p) = e
                 && let Some(m) = decode::<BoardToPlant>(&p, i, Channel::Plant, out)
             {
                 out.push(Outgoing::Message(i, Channel::Plant, Direction::Down, format!("{m:?}")));
-                out.push(Outgoing::Plant(i, m));
+                match m {
+                    BoardToPlant::ClockAck { now_us, next_deadline_us } => {
+                        s.lock.pending = s.lock.pending.saturating_sub(1);
+                        s.lock.at = Some(Instant::from_micros(now_us));
+                        s.lock.deadline = next_deadline_us.map(Instant::from_micros);
+                    }
+                    m => out.push(Outgoing::Plant(i, m)),
+                }
             }
         }
-        // Everything onto the wires.
-        let powered = s.board.is_some();
-        let [w0, w1, w2, w3] = &mut s.wires;
-        while let Some(bytes) = s.ctl_host.poll_transmit() {
-            w0.send(now, bytes);
-        }
-        while let Some(bytes) = s.plant_end.poll_transmit() {
-            w3.send(now, bytes);
-        }
-        if powered {
-            while let Some(bytes) = s.board_host.poll_transmit() {
-                w1.send(now, bytes);
-            }
-            while let Some(bytes) = s.board_plant.poll_transmit() {
-                w2.send(now, bytes);
-            }
-        }
+        s.transmit(now);
         progress
     }
 }

@@ -4,7 +4,8 @@
 //!   door and latch, hooks, tag reader, occupancy sensor, cameras and the slot renderer, power).
 //! - [`wire`]: in-memory serial lines with baud-rate delay and seeded faults.
 //! - [`electronics`]: the real [`controller`] and the real reference board firmware of
-//!   [`firmware_proto`], joined by the real links over those wires.
+//!   [`firmware_proto`], joined by the real links over those wires; [`board_box`] is where a
+//!   board lives (in process, or across a serial port for the HIL bridge).
 //! - [`scenario`]: the RON scenario format and its loader.
 //! - [`run`]: one run of a scenario in virtual time, with [`users`] who act like people.
 //! - [`app`]: the same run as a Bevy app, one plugin per feature (headless here; the 3D viewer
@@ -14,6 +15,7 @@
 //!   checked against, failures shrunk to reproducers.
 
 pub mod app;
+pub mod board_box;
 pub mod electronics;
 pub mod expect;
 pub mod plant;

@@ -23,7 +23,8 @@ use jiff::Timestamp;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::electronics::{Direction, Electronics, ElectronicsConfig, Outgoing};
+use crate::board_box::BoardClock;
+use crate::electronics::{Direction, Electronics, ElectronicsConfig, Outgoing, PlacedBoard};
 use crate::expect::{self, Observation, Observed};
 use crate::plant::look::{self, Conditions};
 use crate::plant::{AutomatPlant, CameraFault, Item, Look, TagFault};
@@ -45,6 +46,16 @@ pub struct RunOptions {
     pub trace: Option<Box<dyn std::io::Write + Send + Sync>>,
     /// Where camera images are written as PNG (the trace names them relative to it).
     pub images: Option<PathBuf>,
+    /// Puts boards somewhere else than in process (the HIL bridge); `None`: all simulated.
+    pub boards: Option<Box<dyn BoardPlacer>>,
+}
+
+/// Decides where each automat's board lives: the HIL bridge puts one across a serial port.
+pub trait BoardPlacer: Send {
+    /// The board for automat `index` (its spec given), or `None` to simulate it in process.
+    /// An error (a board that does not fit the scenario) fails the run before it starts.
+    fn place(&mut self, index: usize, automat: &scenario::AutomatSpec)
+    -> Result<Option<PlacedBoard>, String>;
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -92,6 +103,8 @@ pub struct Run {
     images: Option<PathBuf>,
     rng: ChaCha8Rng,
     finished: bool,
+    /// Real time: the wall-clock instant of simulated time 0 (a board on its own clock).
+    pace: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for Run {
@@ -114,7 +127,7 @@ pub fn run_plain(scenario: &Scenario, options: RunOptions) -> Outcome {
 
 impl Run {
     /// Sets a run up: the fleet, its keys, contacts, contracts and users, at simulated time 0.
-    pub fn new(scenario: Scenario, options: RunOptions) -> Self {
+    pub fn new(scenario: Scenario, mut options: RunOptions) -> Self {
         let seed = options.seed.unwrap_or(scenario.seed);
         let start: Timestamp = scenario
             .start
@@ -125,13 +138,31 @@ impl Run {
         let automats: Vec<AutomatId> = scenario.automats.iter().map(|a| AutomatId(a.id)).collect();
         let mut boards = Vec::new();
         let mut pairings = Vec::new();
-        for a in &scenario.automats {
-            let key = PairingKey(rng.random());
-            let board_id = 0x0B00_0000 + a.id;
+        let mut setup_problems = Vec::new();
+        let mut pace = None;
+        let mut placer = options.boards.take();
+        for (i, a) in scenario.automats.iter().enumerate() {
+            let mut key = PairingKey(rng.random());
+            let mut board_id = 0x0B00_0000 + a.id;
+            let placed = match placer.as_mut().map(|p| p.place(i, a)) {
+                Some(Ok(placed)) => placed,
+                Some(Err(e)) => {
+                    setup_problems.push(format!("{}: automat {}: {e}", fmt_time(Instant::ZERO), a.id));
+                    None
+                }
+                None => None,
+            };
+            let placed = placed.map(|p| {
+                (board_id, key) = (p.board_id, p.key);
+                if p.board.clock() == BoardClock::Realtime {
+                    pace = Some(std::time::Instant::now());
+                }
+                p.board
+            });
             let mut cfg = BoardConfig::reference(board_id, key.clone());
             cfg.slot_count = a.slots;
             cfg.counts_per_slot = COUNTS_PER_SLOT;
-            boards.push((AutomatId(a.id), cfg));
+            boards.push((AutomatId(a.id), cfg, placed));
             pairings.push(BoardPairing { automat: AutomatId(a.id), board_id, key });
         }
         let mut ccfg = ControllerConfig::new(rng.random(), rng.random(), pairings);
@@ -208,11 +239,12 @@ impl Run {
             observed: Vec::new(),
             displays: vec![Vec::new(); n],
             last_user: vec![None; n],
-            problems: Vec::new(),
+            finished: !setup_problems.is_empty(),
+            problems: setup_problems,
+            pace,
             trace,
             images: options.images,
             rng,
-            finished: false,
         };
         run.setup();
         run.tick();
@@ -420,6 +452,18 @@ impl Run {
             return false;
         }
         let limit = self.next_external().map_or(self.end, |t| t.min(self.end));
+        if let Some(wall0) = self.pace {
+            // A board on its own clock: simulated time follows the wall clock, and bytes from
+            // the board may arrive at any moment.
+            let target = self.electronics.next_event().map_or(limit, |t| t.min(limit));
+            let arrived = self.electronics.wait(wall0 + Duration::from_micros(target.as_micros()));
+            let wall = Instant::from_micros(u64::try_from(wall0.elapsed().as_micros()).unwrap_or(u64::MAX));
+            self.now = self.now.max(if arrived { wall.min(target) } else { target });
+            if self.now >= self.end && self.next_external().is_none_or(|t| t > self.end) {
+                self.finished = true;
+            }
+            return true;
+        }
         while let Some(t) = self.electronics.next_event() {
             if t > limit {
                 break;
@@ -470,7 +514,7 @@ impl Run {
         let mut out = Vec::new();
         for i in 0..self.plants.len() {
             for report in self.plants[i].poll(self.now) {
-                self.electronics.plant_report(i, &report, &mut out);
+                self.electronics.plant_report(i, self.now, &report, &mut out);
             }
         }
         let progress = !out.is_empty();
@@ -567,6 +611,15 @@ impl Run {
                 self.emit(TraceEvent::Link { automat: i, link, note });
             }
             Outgoing::RecoveryFailed(e) => self.problem(format!("the controller could not recover: {e}")),
+            Outgoing::Wire(i, down, bytes) => {
+                let hex = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                self.emit(TraceEvent::Bytes { automat: i, dir: if down { "down" } else { "up" }, hex });
+            }
+            Outgoing::BoardLost(i, why) => {
+                self.problem(format!("automat {}: the line to its board is lost: {why}", i + 1));
+                // Nothing more can be learnt: end the run here, the trace complete up to now.
+                self.finished = true;
+            }
         }
     }
 
@@ -729,17 +782,23 @@ impl Run {
                 }
             }
             Action::PowerCut { survive_bytes } => {
+                let mut out = Vec::new();
                 self.electronics.power_cut(survive_bytes as usize);
-                for p in &mut self.plants {
+                for (i, p) in self.plants.iter_mut().enumerate() {
                     p.power_off(now);
+                    self.electronics.supply_report(i, false, now, &mut out);
                 }
                 self.emit(TraceEvent::Plant { automat: 0, what: "power cut".into() });
+                for o in out {
+                    self.outgoing(o);
+                }
             }
             Action::PowerRestore => {
                 let mut out = Vec::new();
                 self.electronics.power_restore(now, &mut out);
-                for p in &mut self.plants {
+                for (i, p) in self.plants.iter_mut().enumerate() {
                     p.power_on(now);
+                    self.electronics.supply_report(i, true, now, &mut out);
                 }
                 self.emit(TraceEvent::Plant { automat: 0, what: "power restored".into() });
                 for o in out {
@@ -763,7 +822,7 @@ impl Run {
             }
             Action::DropHostLine { automat: a, duration } => {
                 if let Some(i) = automat(self, a) {
-                    self.electronics.drop_host_line(i, now + duration.0);
+                    self.electronics.drop_host_line(i, now, now + duration.0);
                 }
             }
             Action::InjectForgedUnlock { automat: a } => {
@@ -773,7 +832,7 @@ impl Run {
                         CommandSigner::new(PairingKey(self.rng.random()), 0x0B00_0000 + a, 1_000_000);
                     let forged = forger.unlock_door(30_000);
                     let mut out = Vec::new();
-                    self.electronics.inject_message(i, &forged, &mut out);
+                    self.electronics.inject_message(i, now, &forged, &mut out);
                     for o in out {
                         self.outgoing(o);
                     }

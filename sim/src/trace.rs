@@ -112,6 +112,15 @@ pub enum TraceEvent {
         /// `ok …` or `error …`.
         result: String,
     },
+    /// Bytes on a real serial line to a board (HIL runs), with their direction.
+    Bytes {
+        /// Automat index.
+        automat: usize,
+        /// `down` (towards the board) or `up`.
+        dir: &'static str,
+        /// The bytes, in hex.
+        hex: String,
+    },
     /// A problem running the scenario itself (a user lacks an item, an API call failed).
     Problem {
         /// What.

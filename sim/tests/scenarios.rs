@@ -47,7 +47,7 @@ fn trace_of(path: &Path, seed: Option<u64>) -> Result<Vec<u8>, Failed> {
     }
     let scenario = sim::scenario::load_file(path).map_err(|e| Failed::from(format!("{e}")))?;
     let buf = Shared::default();
-    run_scenario(&scenario, RunOptions { seed, trace: Some(Box::new(buf.clone())), images: None });
+    run_scenario(&scenario, RunOptions { seed, trace: Some(Box::new(buf.clone())), ..Default::default() });
     let bytes = buf.0.lock().map_err(|_| Failed::from("poisoned"))?.clone();
     Ok(bytes)
 }
