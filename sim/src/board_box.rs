@@ -48,9 +48,9 @@ pub trait BoardBox: Send + Sync + std::fmt::Debug {
     /// How the board keeps time.
     fn clock(&self) -> BoardClock;
     /// Bytes the controller's end of the host link wrote at `now`.
-    fn from_controller(&mut self, now: Instant, bytes: &[u8]);
+    fn host_down(&mut self, now: Instant, bytes: &[u8]);
     /// Bytes the plant's end of the plant link wrote at `now`.
-    fn from_plant(&mut self, now: Instant, bytes: &[u8]);
+    fn plant_up(&mut self, now: Instant, bytes: &[u8]);
     /// Runs the board side up to `now`; returns whether anything happened.
     fn run(&mut self, now: Instant, io: &mut BoxIo) -> bool;
     /// When the board side next needs [`run`](Self::run) (timers, bytes in flight), as far as
@@ -147,11 +147,11 @@ impl BoardBox for LocalBoard {
         BoardClock::Shared
     }
 
-    fn from_controller(&mut self, now: Instant, bytes: &[u8]) {
+    fn host_down(&mut self, now: Instant, bytes: &[u8]) {
         self.wires[0].send(now, bytes);
     }
 
-    fn from_plant(&mut self, now: Instant, bytes: &[u8]) {
+    fn plant_up(&mut self, now: Instant, bytes: &[u8]) {
         self.wires[3].send(now, bytes);
     }
 

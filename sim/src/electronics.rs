@@ -199,10 +199,10 @@ impl Station {
     /// first, where a clock jump waits.
     fn transmit(&mut self, now: Instant) {
         while let Some(bytes) = self.plant_end.poll_transmit() {
-            self.board.from_plant(now, bytes);
+            self.board.plant_up(now, bytes);
         }
         while let Some(bytes) = self.ctl_host.poll_transmit() {
-            self.board.from_controller(now, bytes);
+            self.board.host_down(now, bytes);
         }
     }
 }
