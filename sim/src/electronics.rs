@@ -109,6 +109,10 @@ pub struct ElectronicsConfig {
     pub fsync: FsyncPolicy,
 }
 
+/// An automat, its board's configuration, and a box to put the board in instead of the
+/// simulator's own.
+pub type BoardSpec = (AutomatId, BoardConfig, Option<Box<dyn BoardBox>>);
+
 /// An automat's board placed outside the simulator (the HIL bridge): its identity and the box.
 #[derive(Debug)]
 pub struct PlacedBoard {
@@ -216,7 +220,7 @@ impl Electronics {
     pub fn new(
         cfg: ControllerConfig,
         start: Timestamp,
-        boards: Vec<(AutomatId, BoardConfig, Option<Box<dyn BoardBox>>)>,
+        boards: Vec<BoardSpec>,
         ecfg: &ElectronicsConfig,
         seed: u64,
     ) -> Self {
