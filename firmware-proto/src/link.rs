@@ -243,6 +243,18 @@ impl Link {
         self.core.handle_timeout(now);
     }
 
+    /// Sends every unacknowledged frame again at the next [`poll_transmit`](Self::poll_transmit),
+    /// without waiting for the retransmission timer and without backing it off: for a lockstep
+    /// harness, whose clock stands still while it waits for the board (so no timer can fire).
+    /// Returns whether there was anything to resend.
+    pub fn resend_unacked(&mut self) -> bool {
+        if self.core.in_flight == 0 {
+            return false;
+        }
+        self.core.resend = Some(0);
+        true
+    }
+
     /// The next frame to write to the wire, COBS-encoded with its delimiter; `None` when there
     /// is nothing to send now. Call until `None` after every `handle_*` and `send`.
     pub fn poll_transmit(&mut self) -> Option<&[u8]> {

@@ -1,1 +1,9 @@
-//! The serial hardware-in-the-loop bridge: not built yet, see issue "Serial HIL bridge".
+//! The serial hardware-in-the-loop bridge: the harness keeps playing controller and plant, and
+//! only the board box moves across a serial port — to a real board, or to `hil virtual-board`
+//! (the reference firmware on a PTY). See `hil/TESTING.md`.
+
+pub mod faults;
+pub mod port;
+pub mod probe;
+pub mod remote;
+pub mod virtual_board;

@@ -144,6 +144,9 @@ pub struct Electronics {
 
 /// How long a lockstep board may take to acknowledge a tick before its line counts as lost.
 pub const LOCKSTEP_ACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a lockstep harness waits for the board before resending what it has not
+/// acknowledged (its clock stands still, so no retransmission timer fires).
+pub const LOCKSTEP_RESEND: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Station {
     fn new(automat: AutomatId, key: PairingKey, board: Box<dyn BoardBox>, now: Instant) -> Self {
@@ -380,9 +383,13 @@ impl Electronics {
             let report = PlantToBoard::Power { mains: on, battery_mv: if on { 13_200 } else { 0 } };
             out.push(Outgoing::Message(i, Channel::Plant, Direction::Up, format!("{report:?}")));
             if on {
-                s.lock.powered = true;
+                // A board switched on boots at the next tick (its clock starts there).
+                let _ = s.plant_end.send_message(&report);
+                s.lock =
+                    Lockstep { powered: true, dirty: true, lost: s.lock.lost.take(), ..Lockstep::default() };
+            } else {
+                s.send_plant(now, &report);
             }
-            s.send_plant(now, &report);
             s.transmit(now);
             if !on {
                 s.lock = Lockstep { powered: false, lost: s.lock.lost.take(), ..Lockstep::default() };
@@ -432,7 +439,10 @@ impl Electronics {
                 continue;
             }
             match s.board.clock() {
-                BoardClock::Lockstep => consider(s.lock.deadline.filter(|_| s.lock.powered)),
+                // A deadline at or before the last tick sent is being handled already.
+                BoardClock::Lockstep => {
+                    consider(s.lock.deadline.filter(|d| s.lock.powered && s.lock.sent.is_none_or(|t| *d > t)))
+                }
                 _ => consider(s.board.next_event()),
             }
             consider(s.ctl_host.poll_timeout());
@@ -450,6 +460,7 @@ impl Electronics {
             }
         }
         self.controller_next.store(UNKNOWN, Ordering::Relaxed);
+        let mut waiting_since: Option<std::time::Instant> = None;
         // Lockstep boards whose timers are due learn that time moved.
         for s in &mut self.stations {
             if s.lockstep() && s.lock.deadline.is_some_and(|d| d <= now) {
@@ -485,7 +496,23 @@ impl Electronics {
             if !waiting {
                 break;
             }
-            if !self.wait(std::time::Instant::now() + LOCKSTEP_ACK_TIMEOUT) {
+            let give_up = *waiting_since.get_or_insert_with(std::time::Instant::now) + LOCKSTEP_ACK_TIMEOUT;
+            if self.wait(std::time::Instant::now() + LOCKSTEP_RESEND) {
+                continue;
+            }
+            // Nothing for a while: a frame was lost, and no retransmission timer can fire while
+            // the clock stands still. Resend by hand, until the board counts as lost.
+            if std::time::Instant::now() < give_up {
+                for s in &mut self.stations {
+                    if s.lockstep() && s.lock.pending > 0 {
+                        s.ctl_host.resend_unacked();
+                        s.plant_end.resend_unacked();
+                        s.transmit(now);
+                    }
+                }
+                continue;
+            }
+            {
                 for (i, s) in self.stations.iter_mut().enumerate() {
                     if s.lockstep() && s.lock.pending > 0 {
                         let why = format!(
@@ -565,9 +592,9 @@ impl Electronics {
         for plant in [false, true] {
             let link = if plant { &mut s.plant_end } else { &mut s.ctl_host };
             if link.poll_timeout().is_some_and(|t| t <= now) {
-                let before = link.stats().retransmits;
+                let before = link.stats().timeouts;
                 link.handle_timeout(now);
-                if link.stats().retransmits > before {
+                if link.stats().timeouts > before {
                     s.ensure_jump(now);
                     s.lock.dirty = true;
                 }

@@ -118,7 +118,7 @@ fn main() -> ExitCode {
                 Ok(all) => all,
                 Err(errors) => return report_load_errors(errors),
             };
-            let opts = SuiteOptions { jobs, seed, out, filter, shard, progress: true };
+            let opts = SuiteOptions { jobs, seed, out, filter, shard, progress: true, boards: None };
             let selected = suite::select(all, &opts);
             if selected.is_empty() {
                 eprintln!("error: no scenario matches the filter and shard");

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant as WallInstant};
 
 use serde::Serialize;
 
-use crate::run::{Outcome, RunOptions, run_scenario};
+use crate::run::{BoardPlacer, Outcome, RunOptions, run_scenario};
 use crate::scenario::{LoadError, Scenario, load::collect, load_file};
 
 /// What to run and how.
@@ -29,6 +29,18 @@ pub struct SuiteOptions {
     pub shard: Option<(usize, usize)>,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
+    /// Where boards live, per run (the HIL bridge); `None`: all simulated.
+    pub boards: Option<PlacerFactory>,
+}
+
+/// Makes a [`BoardPlacer`] for each run.
+#[derive(Clone)]
+pub struct PlacerFactory(pub std::sync::Arc<dyn Fn() -> Box<dyn BoardPlacer> + Send + Sync>);
+
+impl std::fmt::Debug for PlacerFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlacerFactory")
+    }
 }
 
 /// One scenario's result.
@@ -101,6 +113,7 @@ struct Summary<'a> {
 fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions) -> CaseResult {
     let started = WallInstant::now();
     let mut run_opts = RunOptions { seed: opts.seed, ..Default::default() };
+    run_opts.boards = opts.boards.as_ref().map(|make| (make.0)());
     let mut setup_failure = None;
     let dir = opts.out.as_ref().map(|o| o.join(slug(&scenario.name)));
     if let Some(dir) = &dir {

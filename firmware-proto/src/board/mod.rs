@@ -116,9 +116,6 @@ pub struct Board {
     boot: Instant,
     now: Instant,
     out: VecDeque<BoardOutput>,
-    /// The earliest timer of the link ends the firmware around the board owns, for lockstep
-    /// `ClockAck`s (see [`Board::set_link_deadline`]).
-    link_deadline: Option<Instant>,
     /// Waiting for the first `Sensors` report.
     booting: bool,
     /// Home once the door is closed (a power-up with the door open).
@@ -152,7 +149,6 @@ impl Board {
             boot: now,
             now,
             out: VecDeque::new(),
-            link_deadline: None,
             booting: true,
             home_when_closed: false,
             drive: Drive::Idle,
@@ -202,13 +198,6 @@ impl Board {
     /// The next message to send.
     pub fn poll_output(&mut self) -> Option<BoardOutput> {
         self.out.pop_front()
-    }
-
-    /// Tells the board the earliest timer of its link ends (keepalive, retransmission), which
-    /// live outside it: a lockstep `ClockAck` names the earlier of that and the board's own
-    /// timers, so the harness ticks the board when its links need it too.
-    pub fn set_link_deadline(&mut self, deadline: Option<Instant>) {
-        self.link_deadline = deadline;
     }
 
     /// When `handle_timeout` must be called next.
@@ -357,11 +346,9 @@ impl Board {
                 }
             }
             PlantToBoard::ClockTick { now_us } | PlantToBoard::ClockJump { now_us } => {
-                let next = match (self.poll_timeout(), self.link_deadline) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                let next_deadline_us = next.map(Instant::as_micros);
+                // The firmware around the board lowers this to its link ends' timers when they
+                // are earlier (PROTOCOL.md §8.3): it owns them, the board does not.
+                let next_deadline_us = self.poll_timeout().map(Instant::as_micros);
                 self.plant(BoardToPlant::ClockAck { now_us, next_deadline_us });
             }
         }

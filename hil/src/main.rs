@@ -1,0 +1,292 @@
+//! `hil`: run key automat scenarios against a real (or virtual) board on a serial port.
+//!
+//! ```text
+//! hil ports
+//! hil probe --port P [--baud B] [--key HEX] [--pings N]
+//! hil run --port P [--baud B] [--mode lockstep|realtime] [--fault SPEC] [--junit F] [--out D] <scenarios>...
+//! hil sniff --port P [--baud B] [--count N] [--seconds S]
+//! hil virtual-board [--port P] [--mode lockstep|realtime] [--key HEX] [--board-id N] [--slots N]
+//! ```
+//! Exit codes: 0 success, 1 a scenario failed (or the board did not answer), 2 bad input.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use clap::{Parser, Subcommand};
+use firmware_proto::auth::PairingKey;
+use hil::faults::Faults;
+use hil::port::Port;
+use hil::remote::{BoardLink, Placer, fitting_automat};
+use hil::virtual_board::{Clock, VirtualBoard, VirtualBoardConfig};
+use sim::board_box::BoardClock;
+use sim::run::BoardPlacer;
+use sim::suite::{self, PlacerFactory, SuiteOptions};
+
+/// The pairing key of test rigs and of `hil virtual-board` unless told otherwise.
+const TEST_KEY: &str = "4b41484954455354524947204b4559204b41484954455354524947204b455921";
+/// The board id of `hil virtual-board` unless told otherwise.
+const TEST_BOARD_ID: u32 = 0x0B00_0001;
+
+#[derive(Parser, Debug)]
+#[command(name = "hil", version, about = "Run key automat scenarios against a board on a serial port")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct Board {
+    /// The board's pairing key, 64 hex digits (default: the test rigs' key).
+    #[arg(long, default_value = TEST_KEY, value_parser = parse_key)]
+    key: PairingKey,
+    /// The board's id.
+    #[arg(long, default_value_t = TEST_BOARD_ID, value_parser = parse_u32)]
+    board_id: u32,
+    /// Slots on the board's carousel.
+    #[arg(long, default_value_t = 30)]
+    slots: u8,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the serial ports of this machine.
+    Ports,
+    /// Handshake with a board: identity, versions, capabilities, pairing, latency.
+    Probe {
+        /// The serial port.
+        #[arg(long)]
+        port: String,
+        /// Baud rate.
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// Check the board's pairing proof against this key (64 hex digits).
+        #[arg(long, value_parser = parse_key)]
+        key: Option<PairingKey>,
+        /// Round trips to time.
+        #[arg(long, default_value_t = 1000)]
+        pings: usize,
+    },
+    /// Run scenarios with the board on the port in the first automat whose carousel it fits.
+    Run {
+        /// Scenario files, or directories searched for `*.ron`.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The serial port.
+        #[arg(long)]
+        port: String,
+        /// Baud rate.
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// Whose clock the board runs on.
+        #[arg(long, value_enum, default_value_t = Clock::Lockstep)]
+        mode: Clock,
+        /// Line faults between harness and board, e.g. `drop=1%,corrupt=0.5%,delay=5ms`.
+        #[arg(long, default_value = "")]
+        fault: Faults,
+        #[command(flatten)]
+        board: Board,
+        /// Write JUnit XML here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Write each scenario's trace (with every byte on the line), images and summary here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only scenarios whose name or file contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Decode and print the frames on a line.
+    Sniff {
+        /// The serial port.
+        #[arg(long)]
+        port: String,
+        /// Baud rate.
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// Stop after this many frames.
+        #[arg(long)]
+        count: Option<usize>,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        seconds: Option<f64>,
+    },
+    /// Run the reference board firmware on a new PTY (its path is printed) or on a port.
+    VirtualBoard {
+        /// Serve this port instead of a new PTY.
+        #[arg(long)]
+        port: Option<String>,
+        /// Baud rate (with --port).
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// Whose clock the board runs on.
+        #[arg(long, value_enum, default_value_t = Clock::Lockstep)]
+        mode: Clock,
+        #[command(flatten)]
+        board: Board,
+    },
+}
+
+fn parse_key(s: &str) -> Result<PairingKey, String> {
+    let s = s.trim();
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("{s:?} is not 64 hex digits"));
+    }
+    let mut key = [0u8; 32];
+    for (i, k) in key.iter_mut().enumerate() {
+        *k = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+    }
+    Ok(PairingKey(key))
+}
+
+fn parse_u32(s: &str) -> Result<u32, String> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u32::from_str_radix(hex, 16).map_err(|e| format!("{s:?}: {e}")),
+        None => s.parse().map_err(|e| format!("{s:?}: {e}")),
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Ports => match hil::port::list() {
+            Ok(ports) if ports.is_empty() => {
+                println!("no serial ports found");
+                ExitCode::SUCCESS
+            }
+            Ok(ports) => {
+                for (name, kind) in ports {
+                    println!("{name}\t{kind}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(2, format!("cannot list serial ports: {e}")),
+        },
+        Command::Probe { port, baud, key, pings } => {
+            let mut p = match Port::open(&port, baud) {
+                Ok(p) => p,
+                Err(e) => return fail(2, format!("{port}: {e}")),
+            };
+            match hil::probe::probe(&mut p, key.as_ref(), pings) {
+                Ok(r) => {
+                    println!("board id      {:#010x}", r.board_id);
+                    println!("protocol      {}", r.protocol);
+                    println!("firmware      {}.{}.{}", r.firmware.major, r.firmware.minor, r.firmware.patch);
+                    println!("slots         {}", r.slot_count);
+                    println!("capabilities  {:#x}", r.capabilities.0);
+                    println!("last counter  {}", r.last_counter);
+                    match r.paired {
+                        Some(true) => println!("pairing       ok (the board holds the key)"),
+                        Some(false) => {
+                            println!("pairing       FAILED (the board's proof does not match the key)")
+                        }
+                        None => println!("pairing       not checked (no --key)"),
+                    }
+                    println!(
+                        "round trip    p50 {} µs, p99 {} µs over {} pings",
+                        r.quantile(0.5).as_micros(),
+                        r.quantile(0.99).as_micros(),
+                        r.round_trips.len()
+                    );
+                    if r.paired == Some(false) { ExitCode::from(1) } else { ExitCode::SUCCESS }
+                }
+                Err(e) => fail(1, format!("{port}: {e}")),
+            }
+        }
+        Command::Sniff { port, baud, count, seconds } => {
+            let mut p = match Port::open(&port, baud) {
+                Ok(p) => p,
+                Err(e) => return fail(2, format!("{port}: {e}")),
+            };
+            let until =
+                seconds.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s.max(0.0)));
+            match hil::probe::sniff(&mut p, count, until, |line| println!("{line}")) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail(1, format!("{port}: {e}")),
+            }
+        }
+        Command::VirtualBoard { port, baud, mode, board } => {
+            let cfg = VirtualBoardConfig {
+                board_id: board.board_id,
+                key: board.key,
+                slots: board.slots,
+                clock: mode,
+            };
+            let (mut p, path) = match &port {
+                Some(path) => match Port::open(path, baud) {
+                    Ok(p) => (p, path.clone()),
+                    Err(e) => return fail(2, format!("{path}: {e}")),
+                },
+                None => match Port::pty() {
+                    Ok(pair) => pair,
+                    Err(e) => return fail(2, format!("cannot make a PTY: {e}")),
+                },
+            };
+            println!("{path}");
+            let stop = AtomicBool::new(false);
+            match VirtualBoard::new(cfg).serve(&mut p, &stop) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(1, format!("{path}: {e}")),
+            }
+        }
+        Command::Run { paths, port, baud, mode, fault, board, junit, out, filter } => {
+            let all = match suite::load(&paths) {
+                Ok(all) => all,
+                Err(errors) => {
+                    for e in errors {
+                        eprintln!("{:?}", miette::Report::new(e));
+                    }
+                    return ExitCode::from(2);
+                }
+            };
+            let clock = match mode {
+                Clock::Lockstep => BoardClock::Lockstep,
+                Clock::Realtime => BoardClock::Realtime,
+            };
+            let slots = board.slots;
+            let (fits, misfits): (Vec<_>, Vec<_>) =
+                all.into_iter().partition(|(_, s)| fitting_automat(&s.automats, slots).is_some());
+            for (file, _) in &misfits {
+                eprintln!("not run: {} has no automat with {slots} slots, as the board has", file.display());
+            }
+            let link = BoardLink {
+                port,
+                baud,
+                clock,
+                faults: fault,
+                board_id: board.board_id,
+                key: board.key,
+                slots,
+            };
+            let factory =
+                PlacerFactory(Arc::new(move || Box::new(Placer::new(link.clone())) as Box<dyn BoardPlacer>));
+            let opts = SuiteOptions {
+                jobs: 1,
+                out,
+                filter,
+                progress: true,
+                boards: Some(factory),
+                ..Default::default()
+            };
+            let selected = suite::select(fits, &opts);
+            if selected.is_empty() {
+                return fail(2, "no scenario fits the board and the filter".into());
+            }
+            let results = suite::run(&selected, &opts);
+            print!("{}", suite::table(&results));
+            if let Some(path) = junit
+                && let Err(e) = suite::junit(&results, &path)
+            {
+                return fail(2, format!("cannot write {}: {e}", path.display()));
+            }
+            if results.iter().all(|r| r.outcome.passed) { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+    }
+}
+
+fn fail(code: u8, message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(code)
+}

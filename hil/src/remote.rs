@@ -1,0 +1,282 @@
+//! The harness's side of a board across a serial port: a [`BoardBox`] for the simulator's
+//! electronics. One port carries both links (frames tell their channel); the harness keeps
+//! playing controller and plant, and every byte on the line goes into the trace.
+
+use std::time::Duration;
+
+use firmware_proto::Instant;
+use firmware_proto::auth::PairingKey;
+use firmware_proto::frame::Channel;
+use sim::board_box::{BoardBox, BoardClock, BoxIo};
+use sim::electronics::PlacedBoard;
+use sim::run::BoardPlacer;
+use sim::scenario::AutomatSpec;
+use sim::wire::{LineConfig, LineStats};
+
+use crate::faults::{Faults, FaultyLine, FrameSplitter, channel_of};
+use crate::port::Port;
+
+/// How long a lost port may take to come back before the run fails.
+pub const RECONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The harness's end of the line to a board.
+#[derive(Debug)]
+pub struct RemoteBoard {
+    port: Port,
+    clock: BoardClock,
+    /// `--fault`: towards the board and back.
+    down: FaultyLine,
+    up: FaultyLine,
+    /// The scenario's host-line behaviour and drops, applied to host frames.
+    host_line: FaultyLine,
+    host_down_until: Option<Instant>,
+    splitter: FrameSplitter,
+    /// Bytes read while waiting, not handed out yet.
+    inbox: Vec<Vec<u8>>,
+    /// Bytes written, for the trace.
+    written: Vec<Vec<u8>>,
+    stats: [LineStats; 4],
+    lost: Option<String>,
+}
+
+impl RemoteBoard {
+    /// A board on `port`, on `clock`, with `faults` on the line.
+    pub fn new(port: Port, clock: BoardClock, faults: Faults, seed: u64) -> Self {
+        RemoteBoard {
+            port,
+            clock,
+            down: FaultyLine::new(faults, seed ^ 0xD0),
+            up: FaultyLine::new(faults, seed ^ 0x0B),
+            host_line: FaultyLine::new(Faults::default(), seed ^ 0x40),
+            host_down_until: None,
+            splitter: FrameSplitter::default(),
+            inbox: Vec::new(),
+            written: Vec::new(),
+            stats: [LineStats::default(); 4],
+            lost: None,
+        }
+    }
+
+    /// Whether faults apply to a frame of `channel`: always on the host channel; on the plant
+    /// channel only when it does not carry a lockstep clock.
+    fn faulty(&self, channel: Option<u8>) -> bool {
+        channel == Some(Channel::Host.to_byte()) || self.clock != BoardClock::Lockstep
+    }
+
+    fn write(&mut self, now: Instant, frame: &[u8], stat: usize) {
+        if self.lost.is_some() {
+            return;
+        }
+        let host = channel_of(frame) == Some(Channel::Host.to_byte());
+        let mut bytes = frame.to_vec();
+        if host {
+            if self.host_down_until.is_some_and(|t| now < t) {
+                self.stats[stat].lost += 1;
+                return;
+            }
+            match self.host_line.pass(&bytes) {
+                Some(b) => bytes = b,
+                None => {
+                    self.stats[stat].lost += 1;
+                    return;
+                }
+            }
+        }
+        if self.faulty(channel_of(frame)) {
+            if !self.down.faults.delay.is_zero() {
+                std::thread::sleep(self.down.faults.delay);
+            }
+            match self.down.pass(&bytes) {
+                Some(b) => bytes = b,
+                None => {
+                    self.stats[stat].lost += 1;
+                    return;
+                }
+            }
+        }
+        self.stats[stat].bytes += bytes.len() as u64;
+        if let Err(e) = self.port.write(&bytes) {
+            self.port_failed(&e);
+            if self.lost.is_none() {
+                let _ = self.port.write(&bytes);
+            }
+        }
+        self.written.push(bytes);
+    }
+
+    /// The port failed: reopen it if it comes back within [`RECONNECT_TIMEOUT`], else give up.
+    fn port_failed(&mut self, e: &std::io::Error) {
+        let until = std::time::Instant::now() + RECONNECT_TIMEOUT;
+        while std::time::Instant::now() < until {
+            if self.port.reopen().is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let path = self.port.path().unwrap_or("the port").to_string();
+        self.lost = Some(format!("{path}: {e}; not back within {} s", RECONNECT_TIMEOUT.as_secs()));
+    }
+}
+
+impl BoardBox for RemoteBoard {
+    fn clock(&self) -> BoardClock {
+        self.clock
+    }
+
+    fn host_down(&mut self, now: Instant, bytes: &[u8]) {
+        self.write(now, bytes, 0);
+    }
+
+    fn plant_up(&mut self, now: Instant, bytes: &[u8]) {
+        self.write(now, bytes, 3);
+    }
+
+    fn run(&mut self, now: Instant, io: &mut BoxIo) -> bool {
+        for bytes in self.written.drain(..) {
+            io.wire.push((true, bytes));
+        }
+        if self.lost.is_none() {
+            loop {
+                match self.port.read(None) {
+                    Ok(Some(bytes)) => self.inbox.push(bytes),
+                    Ok(None) => break,
+                    Err(e) => {
+                        io.notes.push((Channel::Host, format!("serial port: {e}")));
+                        self.port_failed(&e);
+                        if self.lost.is_some() {
+                            break;
+                        }
+                        io.notes.push((Channel::Host, "serial port reopened".into()));
+                    }
+                }
+            }
+        }
+        if let Some(why) = &self.lost {
+            io.lost = Some(why.clone());
+        }
+        let mut progress = false;
+        for bytes in std::mem::take(&mut self.inbox) {
+            for frame in self.splitter.push(&bytes) {
+                progress = true;
+                io.wire.push((false, frame.clone()));
+                let channel = channel_of(&frame);
+                let host = channel == Some(Channel::Host.to_byte());
+                let mut frame = Some(frame);
+                if host {
+                    if self.host_down_until.is_some_and(|t| now < t) {
+                        frame = None;
+                    } else {
+                        frame = frame.and_then(|f| self.host_line.pass(&f));
+                    }
+                }
+                if self.faulty(channel) {
+                    frame = frame.and_then(|f| self.up.pass(&f));
+                }
+                let stat = if host { 1 } else { 2 };
+                match frame {
+                    Some(f) => {
+                        self.stats[stat].bytes += f.len() as u64;
+                        if host {
+                            io.to_controller.push(f);
+                        } else {
+                            io.to_plant.push(f);
+                        }
+                    }
+                    None => self.stats[stat].lost += 1,
+                }
+            }
+        }
+        progress
+    }
+
+    fn next_event(&self) -> Option<Instant> {
+        None
+    }
+
+    fn wait(&mut self, deadline: std::time::Instant) -> bool {
+        if self.lost.is_some() {
+            return false;
+        }
+        match self.port.read(Some(deadline)) {
+            Ok(Some(bytes)) => {
+                self.inbox.push(bytes);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                self.port_failed(&e);
+                // Report at the next `run`; wake the loop now.
+                self.lost.is_some()
+            }
+        }
+    }
+
+    fn set_host_line(&mut self, cfg: LineConfig) {
+        self.host_line.faults = Faults { drop: cfg.loss, corrupt: cfg.corrupt, delay: Duration::ZERO };
+    }
+
+    fn drop_host_line(&mut self, _now: Instant, until: Instant) {
+        self.host_down_until = Some(until);
+    }
+
+    fn line_stats(&self) -> [LineStats; 4] {
+        self.stats
+    }
+}
+
+/// How `hil run` reaches the board.
+#[derive(Clone, Debug)]
+pub struct BoardLink {
+    /// The port's path.
+    pub port: String,
+    /// Its baud rate.
+    pub baud: u32,
+    /// Lockstep or real time.
+    pub clock: BoardClock,
+    /// Faults on the line.
+    pub faults: Faults,
+    /// The board's id.
+    pub board_id: u32,
+    /// The pairing key the board holds.
+    pub key: PairingKey,
+    /// Slots on the board's carousel.
+    pub slots: u8,
+}
+
+/// Puts the board on the first automat of a scenario whose carousel it fits; the rest of the
+/// fleet stays simulated.
+#[derive(Debug)]
+pub struct Placer {
+    link: BoardLink,
+    placed: bool,
+}
+
+impl Placer {
+    /// A placer for one run.
+    pub fn new(link: BoardLink) -> Self {
+        Placer { link, placed: false }
+    }
+}
+
+/// The automat of a scenario the board takes, if any.
+pub fn fitting_automat(automats: &[AutomatSpec], slots: u8) -> Option<usize> {
+    automats.iter().position(|a| a.slots == slots)
+}
+
+impl BoardPlacer for Placer {
+    fn place(&mut self, index: usize, automat: &AutomatSpec) -> Result<Option<PlacedBoard>, String> {
+        if self.placed || automat.slots != self.link.slots {
+            return Ok(None);
+        }
+        self.placed = true;
+        // What the board sent before (its boot) is part of the line's story: not drained.
+        let port =
+            Port::open(&self.link.port, self.link.baud).map_err(|e| format!("{}: {e}", self.link.port))?;
+        let seed = u64::from(self.link.board_id) ^ index as u64;
+        Ok(Some(PlacedBoard {
+            board_id: self.link.board_id,
+            key: self.link.key.clone(),
+            board: Box::new(RemoteBoard::new(port, self.link.clock, self.link.faults, seed)),
+        }))
+    }
+}

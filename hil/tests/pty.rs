@@ -1,0 +1,129 @@
+//! The HIL bridge over real PTYs, no hardware: the harness (controller and plant, simulated)
+//! against `hil virtual-board` (the reference firmware) across a serial line.
+
+#![allow(clippy::panic)]
+
+use std::path::Path;
+
+use firmware_proto::auth::PairingKey;
+use hil::faults::Faults;
+use hil::remote::{BoardLink, Placer};
+use hil::virtual_board::{Clock, Spawned, VirtualBoardConfig};
+use sim::board_box::BoardClock;
+use std::sync::Arc;
+
+use sim::run::{BoardPlacer, RunOptions, run_plain, run_scenario};
+use sim::scenario::load_file;
+use sim::suite::{self, PlacerFactory, SuiteOptions};
+
+const KEY: PairingKey = PairingKey([7; 32]);
+const BOARD_ID: u32 = 0x0B00_1234;
+
+fn board(clock: Clock) -> Spawned {
+    Spawned::start(VirtualBoardConfig { board_id: BOARD_ID, key: KEY, slots: 30, clock }).expect("a PTY")
+}
+
+fn link(path: &str, clock: BoardClock, faults: Faults) -> BoardLink {
+    BoardLink { port: path.into(), baud: 115_200, clock, faults, board_id: BOARD_ID, key: KEY, slots: 30 }
+}
+
+fn scenario(name: &str) -> sim::scenario::Scenario {
+    load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name)).expect("loads")
+}
+
+fn short() -> sim::scenario::Scenario {
+    load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/short_take.ron")).expect("loads")
+}
+
+fn on(path: &str, clock: BoardClock, faults: Faults) -> RunOptions {
+    RunOptions { boards: Some(Box::new(Placer::new(link(path, clock, faults)))), ..Default::default() }
+}
+
+#[test]
+fn the_happy_scenario_passes_in_lockstep() {
+    let vb = board(Clock::Lockstep);
+    let opts = RunOptions {
+        boards: Some(Box::new(Placer::new(link(&vb.path, BoardClock::Lockstep, Faults::default())))),
+        ..Default::default()
+    };
+    let outcome = run_scenario(&scenario("happy_take_and_return.ron"), opts);
+    assert!(outcome.passed, "{:#?}", outcome.failures);
+}
+
+#[test]
+fn every_scenario_gets_the_same_verdict_in_lockstep_as_in_the_simulator() {
+    let vb = board(Clock::Lockstep);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let all = suite::load(&[dir]).expect("scenarios load");
+    let fits: Vec<_> =
+        all.into_iter().filter(|(_, s)| hil::remote::fitting_automat(&s.automats, 30).is_some()).collect();
+    assert!(fits.len() >= 27, "the library's scenarios fit a 30-slot board: {}", fits.len());
+    let simulated = suite::run(&fits, &SuiteOptions { jobs: 2, ..Default::default() });
+    let l = link(&vb.path, BoardClock::Lockstep, Faults::default());
+    let factory = PlacerFactory(Arc::new(move || Box::new(Placer::new(l.clone())) as Box<dyn BoardPlacer>));
+    let started = std::time::Instant::now();
+    let hil = suite::run(&fits, &SuiteOptions { jobs: 1, boards: Some(factory), ..Default::default() });
+    let wall = started.elapsed().as_secs_f64();
+    let simulated_s: f64 = hil.iter().map(|r| r.outcome.simulated.as_secs_f64()).sum();
+    println!(
+        "lockstep over a PTY: {simulated_s:.0} s simulated in {wall:.1} s ({:.0}× real time)",
+        simulated_s / wall
+    );
+    let differ: Vec<String> = simulated
+        .iter()
+        .zip(&hil)
+        .filter(|(s, h)| s.outcome.passed != h.outcome.passed)
+        .map(|(s, h)| {
+            format!(
+                "{}: sim {} / hil {} {:?}",
+                s.name, s.outcome.passed, h.outcome.passed, h.outcome.failures
+            )
+        })
+        .collect();
+    assert!(differ.is_empty(), "{differ:#?}");
+    assert!(hil.iter().all(|r| r.outcome.passed), "every library scenario passes on the board");
+}
+
+#[test]
+fn a_short_scenario_passes_in_real_time() {
+    let vb = board(Clock::Realtime);
+    let started = std::time::Instant::now();
+    let outcome = run_plain(&short(), on(&vb.path, BoardClock::Realtime, Faults::default()));
+    assert!(outcome.passed, "{:#?}", outcome.failures);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(45), "paced to the wall clock");
+}
+
+#[test]
+fn one_percent_corruption_on_the_line_still_passes() {
+    let vb = board(Clock::Lockstep);
+    let faults = Faults { corrupt: 0.01, ..Faults::default() };
+    let outcome =
+        run_plain(&scenario("happy_take_and_return.ron"), on(&vb.path, BoardClock::Lockstep, faults));
+    assert!(outcome.passed, "{:#?}", outcome.failures);
+}
+
+#[test]
+fn a_port_closed_mid_run_fails_clearly_and_keeps_the_trace() {
+    let mut vb = board(Clock::Realtime);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = dir.path().join("trace.jsonl");
+    let file = std::fs::File::create(&trace).expect("trace file");
+    let mut opts = on(&vb.path, BoardClock::Realtime, Faults::default());
+    opts.trace = Some(Box::new(file));
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(20));
+        let _ = vb.stop();
+    });
+    let outcome = run_plain(&short(), opts);
+    let _ = stopper.join();
+    assert!(!outcome.passed);
+    assert!(
+        outcome.failures.iter().any(|f| f.contains("the line to its board is lost")),
+        "{:#?}",
+        outcome.failures
+    );
+    let text = std::fs::read_to_string(&trace).expect("trace kept");
+    assert!(text.contains("\"type\":\"bytes\""), "line bytes traced");
+    let last = text.lines().last().unwrap_or("");
+    assert!(last.contains("\"type\":\"end\"") && last.contains("lost"), "complete to the end: {last}");
+}
