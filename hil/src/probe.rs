@@ -65,7 +65,7 @@ struct HostEnd {
 
 impl HostEnd {
     fn new() -> Self {
-        let stream = rng().random_range(0x20..0x3F);
+        let stream = crate::remote::fresh_salt();
         HostEnd {
             link: Link::new(LinkConfig::new(Channel::Host, stream), Instant::ZERO),
             started: WallInstant::now(),
@@ -153,6 +153,8 @@ pub fn probe(port: &mut Port, key: Option<&PairingKey>, pings: usize) -> Result<
         })?;
         round_trips.push(sent.elapsed());
     }
+    // Acknowledge the last answer, or the board keeps it in its window for good.
+    end.flush(port)?;
     round_trips.sort();
     Ok(ProbeReport {
         protocol,

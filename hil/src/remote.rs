@@ -37,6 +37,21 @@ pub struct RemoteBoard {
     written: Vec<Vec<u8>>,
     stats: [LineStats; 4],
     lost: Option<String>,
+    salt: u8,
+}
+
+/// A stream-id salt no earlier box of this process used, starting from the clock (so that a
+/// board that outlives one `hil` process is unlikely to meet the next one's streams).
+pub fn fresh_salt() -> u8 {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static NEXT: AtomicU8 = AtomicU8::new(0);
+    let clock =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let _ = NEXT.compare_exchange(0, (clock % 251) as u8 + 1, Ordering::Relaxed, Ordering::Relaxed);
+    match NEXT.fetch_add(1, Ordering::Relaxed) {
+        0 => NEXT.fetch_add(1, Ordering::Relaxed),
+        s => s,
+    }
 }
 
 impl RemoteBoard {
@@ -54,6 +69,7 @@ impl RemoteBoard {
             written: Vec::new(),
             stats: [LineStats::default(); 4],
             lost: None,
+            salt: fresh_salt(),
         }
     }
 
@@ -221,6 +237,10 @@ impl BoardBox for RemoteBoard {
 
     fn line_stats(&self) -> [LineStats; 4] {
         self.stats
+    }
+
+    fn stream_salt(&self) -> u8 {
+        self.salt
     }
 }
 

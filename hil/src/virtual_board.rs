@@ -9,8 +9,9 @@
 //! Supply: a real rig cuts a board's power with a relay. The virtual board takes it from the
 //! plant's `Power` report instead: mains off with a flat battery (0 mV) switches it off (it
 //! answers nothing, keeps only its non-volatile state), mains back boots it (in lockstep at
-//! the next tick, whose time its clock starts from). A lockstep clock that jumps back by more
-//! than a second means a new run: the board restarts, as a fresh one.
+//! the next tick, whose time its clock starts from). A clock message from a new harness stream,
+//! or a lockstep clock that jumps back by more than a second, means a new run: the board
+//! restarts, as a fresh one (a rig would power-cycle a real board between runs).
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,6 +83,8 @@ pub struct VirtualBoard {
     boot_pending: bool,
     /// Reads raw frames for clock messages ahead of the links.
     peek: Decoder,
+    /// The stream of the harness's plant-link end that last sent a clock message.
+    harness: Option<u8>,
     splitter: FrameSplitter,
 }
 
@@ -111,6 +114,7 @@ impl VirtualBoard {
             off: Decoder::default(),
             boot_pending: false,
             peek: Decoder::default(),
+            harness: None,
             splitter: FrameSplitter::default(),
         };
         vb.power_on();
@@ -185,14 +189,16 @@ impl VirtualBoard {
     fn frame(&mut self, frame: &[u8]) {
         if self.cfg.clock == Clock::Lockstep
             && self.on.is_some()
-            && let Some(t) = clock_of(&mut self.peek, frame)
-            && t + Duration::from_secs(1) < self.now
+            && let Some((t, stream)) = clock_of(&mut self.peek, frame)
         {
-            // The harness's clock started again: a new run, with a fresh board (whose links
-            // know nothing of the last run's streams).
-            self.power_off();
-            self.now = t;
-            self.power_on();
+            if t + Duration::from_secs(1) < self.now || self.harness != Some(stream) {
+                // A new harness (a clock from a new stream, or one started again): a new run,
+                // with a fresh board, whose links know nothing of what came before.
+                self.power_off();
+                self.now = t;
+                self.power_on();
+            }
+            self.harness = Some(stream);
         }
         let now = self.now;
         let Some(p) = self.on.as_mut() else {
@@ -205,10 +211,10 @@ impl VirtualBoard {
                     && f.header.channel == Channel::Plant
                     && let Ok(Decoded::Known(m)) = decode::<PlantToBoard>(f.payload)
                 {
-                    messages.push(m);
+                    messages.push((f.header.stream, m));
                 }
             }
-            for m in messages {
+            for (stream, m) in messages {
                 match m {
                     PlantToBoard::Power { mains: true, .. } if self.cfg.clock == Clock::Lockstep => {
                         self.boot_pending = true;
@@ -221,6 +227,7 @@ impl VirtualBoard {
                         if self.boot_pending =>
                     {
                         self.boot_pending = false;
+                        self.harness = Some(stream);
                         self.now = Instant::from_micros(now_us);
                         self.power_on();
                         if let Some(p) = self.on.as_mut() {
@@ -318,8 +325,8 @@ impl VirtualBoard {
     }
 }
 
-/// The time a raw wire frame's clock message names, if it carries one.
-fn clock_of(decoder: &mut Decoder, frame: &[u8]) -> Option<Instant> {
+/// The time a raw wire frame's clock message names, and the stream it came on, if it carries one.
+fn clock_of(decoder: &mut Decoder, frame: &[u8]) -> Option<(Instant, u8)> {
     let mut input = frame;
     let mut found = None;
     while let Some(result) = decoder.feed(&mut input) {
@@ -328,7 +335,7 @@ fn clock_of(decoder: &mut Decoder, frame: &[u8]) -> Option<Instant> {
             && let Ok(Decoded::Known(PlantToBoard::ClockTick { now_us } | PlantToBoard::ClockJump { now_us })) =
                 decode::<PlantToBoard>(f.payload)
         {
-            found = Some(Instant::from_micros(now_us));
+            found = Some((Instant::from_micros(now_us), f.header.stream));
         }
     }
     found

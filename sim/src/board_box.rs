@@ -72,6 +72,14 @@ pub trait BoardBox: Send + Sync + std::fmt::Debug {
     fn drop_host_line(&mut self, now: Instant, until: Instant);
     /// Counters of the lines: ctl→board, board→ctl, board→plant, plant→board.
     fn line_stats(&self) -> [LineStats; 4];
+
+    /// Mixed into the stream ids of the harness's link ends. A board that outlives a run (a
+    /// real one, or a virtual board on its own clock) must see new streams in the next run, or
+    /// it would take the new frames for duplicates of the old ones; in process, 0 keeps traces
+    /// deterministic.
+    fn stream_salt(&self) -> u8 {
+        0
+    }
 }
 
 /// The link configuration of a link end with stream id `stream`.

@@ -150,12 +150,13 @@ pub const LOCKSTEP_RESEND: std::time::Duration = std::time::Duration::from_milli
 
 impl Station {
     fn new(automat: AutomatId, key: PairingKey, board: Box<dyn BoardBox>, now: Instant) -> Self {
+        let salt = board.stream_salt();
         Station {
             automat,
             key,
             boots: 1,
-            ctl_host: Link::new(link_cfg(Channel::Host, 0x10), now),
-            plant_end: Link::new(link_cfg(Channel::Plant, 0x90 + 7), now),
+            ctl_host: Link::new(link_cfg(Channel::Host, 0x10 ^ salt), now),
+            plant_end: Link::new(link_cfg(Channel::Plant, (0x90 + 7) ^ salt), now),
             board,
             lock: Lockstep { powered: true, ..Lockstep::default() },
         }
@@ -164,7 +165,7 @@ impl Station {
     /// New harness-side link state after a power cut (new stream ids).
     fn reboot_links(&mut self, now: Instant) {
         self.boots = self.boots.wrapping_add(1);
-        let stream = 0x80u8.wrapping_add(self.boots.wrapping_mul(16));
+        let stream = 0x80u8.wrapping_add(self.boots.wrapping_mul(16)) ^ self.board.stream_salt();
         self.plant_end = Link::new(link_cfg(Channel::Plant, stream.wrapping_add(7)), now);
         self.ctl_host = Link::new(link_cfg(Channel::Host, stream.wrapping_add(3)), now);
         self.lock = Lockstep { powered: true, lost: self.lock.lost.take(), ..Lockstep::default() };
