@@ -74,6 +74,7 @@ fn bench_hil(c: &mut Criterion) {
         board_id: 1,
         key: KEY,
         slots: 30,
+        plant: true,
     };
     let factory =
         PlacerFactory(Arc::new(move || Box::new(Placer::new(link.clone())) as Box<dyn BoardPlacer>));

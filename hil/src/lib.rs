@@ -6,4 +6,5 @@ pub mod faults;
 pub mod port;
 pub mod probe;
 pub mod remote;
+pub mod rig;
 pub mod virtual_board;

@@ -19,10 +19,13 @@ use firmware_proto::auth::PairingKey;
 use hil::faults::Faults;
 use hil::port::Port;
 use hil::remote::{BoardLink, Placer, fitting_automat};
+use hil::rig::{SharedOperator, TerminalOperator};
 use hil::virtual_board::{Clock, VirtualBoard, VirtualBoardConfig};
 use sim::board_box::BoardClock;
 use sim::run::BoardPlacer;
-use sim::suite::{self, PlacerFactory, SuiteOptions};
+use sim::run::Operator;
+use sim::suite::{self, OperatorFactory, PlacerFactory, SuiteOptions};
+use std::sync::Mutex;
 
 /// The pairing key of test rigs and of `hil virtual-board` unless told otherwise.
 const TEST_KEY: &str = "4b41484954455354524947204b4559204b41484954455354524947204b455921";
@@ -79,9 +82,10 @@ enum Command {
         /// Baud rate.
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
-        /// Whose clock the board runs on.
-        #[arg(long, value_enum, default_value_t = Clock::Lockstep)]
-        mode: Clock,
+        /// Lockstep (the harness's clock), realtime (the board's), or rig (the board drives
+        /// real mechanics: plant link off, a person does the users' steps when prompted).
+        #[arg(long, value_enum, default_value_t = Mode::Lockstep)]
+        mode: Mode,
         /// Line faults between harness and board, e.g. `drop=1%,corrupt=0.5%,delay=5ms`.
         #[arg(long, default_value = "")]
         fault: Faults,
@@ -126,6 +130,17 @@ enum Command {
         #[command(flatten)]
         board: Board,
     },
+}
+
+/// How `hil run` drives the board.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    /// The board runs on the harness's clock; idle time is skipped.
+    Lockstep,
+    /// The board keeps its own clock; simulated time follows the wall clock.
+    Realtime,
+    /// The board drives real mechanics: plant link off, operator prompts, real time.
+    Rig,
 }
 
 fn parse_key(s: &str) -> Result<PairingKey, String> {
@@ -242,9 +257,10 @@ fn main() -> ExitCode {
                 }
             };
             let clock = match mode {
-                Clock::Lockstep => BoardClock::Lockstep,
-                Clock::Realtime => BoardClock::Realtime,
+                Mode::Lockstep => BoardClock::Lockstep,
+                Mode::Realtime | Mode::Rig => BoardClock::Realtime,
             };
+            let rig = mode == Mode::Rig;
             let slots = board.slots;
             let (fits, misfits): (Vec<_>, Vec<_>) =
                 all.into_iter().partition(|(_, s)| fitting_automat(&s.automats, slots).is_some());
@@ -259,15 +275,24 @@ fn main() -> ExitCode {
                 board_id: board.board_id,
                 key: board.key,
                 slots,
+                plant: !rig,
             };
             let factory =
                 PlacerFactory(Arc::new(move || Box::new(Placer::new(link.clone())) as Box<dyn BoardPlacer>));
+            let operators = rig.then(|| {
+                // One person at one terminal, asked step by step through every scenario.
+                let person = Arc::new(Mutex::new(TerminalOperator::new()));
+                OperatorFactory(Arc::new(move || {
+                    Box::new(SharedOperator(person.clone())) as Box<dyn Operator>
+                }))
+            });
             let opts = SuiteOptions {
                 jobs: 1,
                 out,
                 filter,
-                progress: true,
+                progress: !rig,
                 boards: Some(factory),
+                operators,
                 ..Default::default()
             };
             let selected = suite::select(fits, &opts);

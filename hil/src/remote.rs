@@ -38,6 +38,8 @@ pub struct RemoteBoard {
     stats: [LineStats; 4],
     lost: Option<String>,
     salt: u8,
+    /// The plant link is on (off in rig mode: the board drives real mechanics).
+    plant: bool,
 }
 
 /// A stream-id salt no earlier box of this process used, starting from the clock (so that a
@@ -70,7 +72,15 @@ impl RemoteBoard {
             stats: [LineStats::default(); 4],
             lost: None,
             salt: fresh_salt(),
+            plant: true,
         }
+    }
+
+    /// Turns the plant link off (rig mode): nothing is sent on it, and what the board sends on
+    /// it is traced but not delivered.
+    pub fn without_plant_link(mut self) -> Self {
+        self.plant = false;
+        self
     }
 
     /// Whether faults apply to a frame of `channel`: always on the host channel; on the plant
@@ -144,7 +154,9 @@ impl BoardBox for RemoteBoard {
     }
 
     fn plant_up(&mut self, now: Instant, bytes: &[u8]) {
-        self.write(now, bytes, 3);
+        if self.plant {
+            self.write(now, bytes, 3);
+        }
     }
 
     fn run(&mut self, now: Instant, io: &mut BoxIo) -> bool {
@@ -194,7 +206,7 @@ impl BoardBox for RemoteBoard {
                         self.stats[stat].bytes += f.len() as u64;
                         if host {
                             io.to_controller.push(f);
-                        } else {
+                        } else if self.plant {
                             io.to_plant.push(f);
                         }
                     }
@@ -261,6 +273,8 @@ pub struct BoardLink {
     pub key: PairingKey,
     /// Slots on the board's carousel.
     pub slots: u8,
+    /// The plant link is on (off in rig mode).
+    pub plant: bool,
 }
 
 /// Puts the board on the first automat of a scenario whose carousel it fits; the rest of the
@@ -296,7 +310,10 @@ impl BoardPlacer for Placer {
         Ok(Some(PlacedBoard {
             board_id: self.link.board_id,
             key: self.link.key.clone(),
-            board: Box::new(RemoteBoard::new(port, self.link.clock, self.link.faults, seed)),
+            board: {
+                let board = RemoteBoard::new(port, self.link.clock, self.link.faults, seed);
+                Box::new(if self.link.plant { board } else { board.without_plant_link() })
+            },
         }))
     }
 }

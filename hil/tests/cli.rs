@@ -95,3 +95,30 @@ fn bad_flags_and_missing_ports_exit_2_with_the_reason() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not 64 hex digits"));
 }
+
+#[test]
+fn rig_mode_prompts_the_operator_and_reports_what_it_cannot_do_as_skipped() {
+    use std::io::Write;
+    let board = Board::start(&["--mode", "realtime"]);
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rig.ron");
+    let junit = tempfile::NamedTempFile::new().expect("temp file");
+    let mut child = hil()
+        .args(["run", "--mode", "rig", "--port", &board.1, "--junit"])
+        .arg(junit.path())
+        .arg(scenario)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // The operator confirms the take.
+    child.stdin.take().expect("stdin").write_all(b"\n").expect("answer");
+    let out = child.wait_with_output().expect("ends");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "skipped steps are not a pass: {stdout}");
+    assert!(stderr.contains("alice: when the latch releases, open the door"), "prompted: {stderr}");
+    assert!(stdout.contains("SKIP") && stdout.contains("Stall cannot be done on a rig"), "{stdout}");
+    assert!(stdout.contains("1 with skipped steps"), "{stdout}");
+    let xml = std::fs::read_to_string(junit.path()).expect("junit");
+    assert!(xml.contains("<skipped"), "{xml}");
+}

@@ -155,6 +155,7 @@ pub fn run_headless(run: Run) -> Outcome {
             simulated: std::time::Duration::ZERO,
             summary: Vec::new(),
             bytes_on_lines: 0,
+            skipped: Vec::new(),
         },
     }
 }

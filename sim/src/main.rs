@@ -118,7 +118,16 @@ fn main() -> ExitCode {
                 Ok(all) => all,
                 Err(errors) => return report_load_errors(errors),
             };
-            let opts = SuiteOptions { jobs, seed, out, filter, shard, progress: true, boards: None };
+            let opts = SuiteOptions {
+                jobs,
+                seed,
+                out,
+                filter,
+                shard,
+                progress: true,
+                boards: None,
+                operators: None,
+            };
             let selected = suite::select(all, &opts);
             if selected.is_empty() {
                 eprintln!("error: no scenario matches the filter and shard");

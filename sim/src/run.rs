@@ -28,7 +28,7 @@ use crate::electronics::{Direction, Electronics, ElectronicsConfig, Outgoing, Pl
 use crate::expect::{self, Observation, Observed};
 use crate::plant::look::{self, Conditions};
 use crate::plant::{AutomatPlant, CameraFault, Item, Look, TagFault};
-use crate::scenario::{self, Action, Code, ContractSpec, Scenario};
+use crate::scenario::{self, Action, Code, ContractSpec, OnWrong, Scenario};
 use crate::trace::{Header, TraceEvent, TraceWriter};
 use crate::users::{Act, REACTION, User};
 
@@ -48,6 +48,17 @@ pub struct RunOptions {
     pub images: Option<PathBuf>,
     /// Puts boards somewhere else than in process (the HIL bridge); `None`: all simulated.
     pub boards: Option<Box<dyn BoardPlacer>>,
+    /// Rig mode: a person does the users' physical steps when asked; the plant is real (not
+    /// simulated), and steps nobody can perform on a rig are skipped.
+    pub operator: Option<Box<dyn Operator>>,
+}
+
+/// The person at a rig, asked to do the users' physical steps.
+pub trait Operator: Send + Sync {
+    /// Shows what to do now (`at`: the simulated time).
+    fn ask(&mut self, at: &str, instruction: &str);
+    /// `Some(true)`: done; `Some(false)`: skipped; `None`: not answered yet (never blocks).
+    fn answer(&mut self) -> Option<bool>;
 }
 
 /// Decides where each automat's board lives: the HIL bridge puts one across a serial port.
@@ -77,6 +88,8 @@ pub struct Outcome {
     pub summary: Vec<String>,
     /// Link frames counted (all lines).
     pub bytes_on_lines: u64,
+    /// Steps that could not be performed (rig mode): a run with any is not passed.
+    pub skipped: Vec<String>,
 }
 
 /// A run in progress. See the [module docs](self).
@@ -105,6 +118,10 @@ pub struct Run {
     finished: bool,
     /// Real time: the wall-clock instant of simulated time 0 (a board on its own clock).
     pace: Option<std::time::Instant>,
+    /// Rig mode's person, and the step they were asked to do, if not answered yet.
+    operator: Option<Box<dyn Operator>>,
+    asked: Option<String>,
+    skipped: Vec<String>,
 }
 
 impl std::fmt::Debug for Run {
@@ -242,6 +259,9 @@ impl Run {
             finished: !setup_problems.is_empty(),
             problems: setup_problems,
             pace,
+            operator: options.operator.take(),
+            asked: None,
+            skipped: Vec::new(),
             trace,
             images: options.images,
             rng,
@@ -495,11 +515,104 @@ impl Run {
         self.finished
     }
 
+    /// Rig mode: a step for the person, or one nobody can perform on a rig (skipped), or
+    /// `false` for one the harness performs as usual (API calls, cameras, the line).
+    fn rig_step(&mut self, action: &Action) -> bool {
+        let ask = |run: &mut Self, text: String| {
+            let at = fmt_time(run.now);
+            if let Some(o) = run.operator.as_mut() {
+                o.ask(&at, &text);
+            }
+            run.asked = Some(text);
+        };
+        let typed = |run: &mut Self, user: &str, code: &Code| {
+            // The keypad is the host's: the harness types, the person does the rest.
+            if let (Some(u), Some(keys)) = (run.user(user), run.code_keys(code)) {
+                run.begin_intent(u, &keys);
+            }
+        };
+        match action {
+            Action::Take { user, code } => {
+                typed(self, user, code);
+                ask(
+                    self,
+                    format!(
+                        "{user}: when the latch releases, open the door, take what is presented, close the door"
+                    ),
+                );
+            }
+            Action::Return { user, code, item, on_wrong, then } => {
+                typed(self, user, code);
+                let wrong = match (on_wrong, then) {
+                    (OnWrong::TakeBack, Some(then)) => {
+                        format!("; if told it is wrong, take it back and hang {then:?}")
+                    }
+                    (OnWrong::TakeBack, None) => "; if told it is wrong, take it back".into(),
+                    (OnWrong::Leave, _) => "; if told it is wrong, leave it there".into(),
+                };
+                ask(
+                    self,
+                    format!(
+                        "{user}: when the latch releases, open the door, hang {item:?}, close the door{wrong}"
+                    ),
+                );
+            }
+            Action::Press { user, keys } => {
+                if let Some(u) = self.user(user) {
+                    self.begin_intent(u, keys);
+                }
+            }
+            Action::OpenDoor { user, force } => {
+                let how = if *force { "break the door open" } else { "open the door" };
+                ask(self, format!("{user}: {how}"));
+            }
+            Action::CloseDoor { user } => ask(self, format!("{user}: close the door")),
+            Action::TakeKey { user } => ask(self, format!("{user}: take what hangs at the window")),
+            Action::Hang { user, item } => ask(self, format!("{user}: hang {item:?} at the window")),
+            Action::Give { from, to, key } => ask(self, format!("{from}: hand key {key} to {to}")),
+            Action::Stall { .. }
+            | Action::ClearStall { .. }
+            | Action::LoseSteps { .. }
+            | Action::EncoderNoise { .. }
+            | Action::Latch { .. }
+            | Action::TagReader { .. }
+            | Action::PowerCut { .. }
+            | Action::PowerRestore
+            | Action::Mains { .. }
+            | Action::Tamper { .. } => {
+                let text = format!(
+                    "{}: {} cannot be done on a rig (the plant is real)",
+                    fmt_time(self.now),
+                    first_word(&format!("{action:?}"))
+                );
+                self.emit(TraceEvent::User { user: "operator".into(), act: format!("skipped: {text}") });
+                self.skipped.push(text);
+            }
+            _ => return false,
+        }
+        true
+    }
+
     /// Timeline steps due now; returns whether any ran.
     pub fn phase_timeline(&mut self) -> bool {
         let mut progress = false;
+        if let Some(step) = self.asked.clone() {
+            match self.operator.as_mut().and_then(|o| o.answer()) {
+                None => return false,
+                Some(done) => {
+                    self.asked = None;
+                    progress = true;
+                    let act = if done { "done" } else { "skipped" };
+                    self.emit(TraceEvent::User { user: "operator".into(), act: format!("{act}: {step}") });
+                    if !done {
+                        self.skipped
+                            .push(format!("{}: {step} (skipped by the operator)", fmt_time(self.now)));
+                    }
+                }
+            }
+        }
         while let Some(&(t, i)) = self.timeline.get(self.next_step) {
-            if t > self.now {
+            if t > self.now || self.asked.is_some() {
                 break;
             }
             self.next_step += 1;
@@ -511,6 +624,9 @@ impl Run {
 
     /// Plant reports due now, into the plant links; returns whether there were any.
     pub fn phase_plants(&mut self) -> bool {
+        if self.operator.is_some() {
+            return false; // a rig's plant is real
+        }
         let mut out = Vec::new();
         for i in 0..self.plants.len() {
             for report in self.plants[i].poll(self.now) {
@@ -571,7 +687,9 @@ impl Run {
             Outgoing::Plant(i, cmd) => {
                 let name = first_word(&format!("{cmd:?}"));
                 self.observe(Observation::Plant(name));
-                self.plants[i].handle(self.now, cmd);
+                if self.operator.is_none() {
+                    self.plants[i].handle(self.now, cmd);
+                }
             }
             Outgoing::Capture(i, camera, id) => self.capture(i, camera, id),
             Outgoing::Display(i, text) => {
@@ -692,6 +810,9 @@ impl Run {
         self.emit(TraceEvent::Step { index, action: format!("{action:?}") });
         let now = self.now;
         let automat = |run: &Self, id: u32| run.automat_index(id);
+        if self.operator.is_some() && self.rig_step(&action) {
+            return;
+        }
         match action {
             Action::Take { user, code } | Action::Return { user, code, .. } if self.user(&user).is_none() => {
                 let _ = code;
@@ -1121,7 +1242,7 @@ impl Run {
         if let Some(e) = self.trace.error() {
             failures.push(format!("trace not written: {e}"));
         }
-        let passed = failures.is_empty();
+        let passed = failures.is_empty() && self.skipped.is_empty();
         self.emit(TraceEvent::End { passed, failures: failures.clone() });
         self.trace.flush();
         let summary = expect::summary(&self.observed);
@@ -1133,6 +1254,7 @@ impl Run {
             simulated: Duration::from_micros(self.now.as_micros()),
             summary,
             bytes_on_lines,
+            skipped: self.skipped.clone(),
         }
     }
 }

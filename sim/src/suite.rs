@@ -11,7 +11,7 @@ use std::time::{Duration, Instant as WallInstant};
 
 use serde::Serialize;
 
-use crate::run::{BoardPlacer, Outcome, RunOptions, run_scenario};
+use crate::run::{BoardPlacer, Operator, Outcome, RunOptions, run_scenario};
 use crate::scenario::{LoadError, Scenario, load::collect, load_file};
 
 /// What to run and how.
@@ -31,6 +31,18 @@ pub struct SuiteOptions {
     pub progress: bool,
     /// Where boards live, per run (the HIL bridge); `None`: all simulated.
     pub boards: Option<PlacerFactory>,
+    /// Rig mode: the person asked to do the users' steps, per run.
+    pub operators: Option<OperatorFactory>,
+}
+
+/// Makes an [`Operator`] for each run.
+#[derive(Clone)]
+pub struct OperatorFactory(pub std::sync::Arc<dyn Fn() -> Box<dyn Operator> + Send + Sync>);
+
+impl std::fmt::Debug for OperatorFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OperatorFactory")
+    }
 }
 
 /// Makes a [`BoardPlacer`] for each run.
@@ -114,6 +126,7 @@ fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions) -> CaseResult 
     let started = WallInstant::now();
     let mut run_opts = RunOptions { seed: opts.seed, ..Default::default() };
     run_opts.boards = opts.boards.as_ref().map(|make| (make.0)());
+    run_opts.operator = opts.operators.as_ref().map(|make| (make.0)());
     let mut setup_failure = None;
     let dir = opts.out.as_ref().map(|o| o.join(slug(&scenario.name)));
     if let Some(dir) = &dir {
@@ -138,6 +151,7 @@ fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions) -> CaseResult 
             simulated: Duration::ZERO,
             summary: Vec::new(),
             bytes_on_lines: 0,
+            skipped: Vec::new(),
         }
     });
     if let Some(f) = setup_failure {
@@ -208,7 +222,7 @@ pub fn table(results: &[CaseResult]) -> String {
     let width = results.iter().map(|r| r.name.len()).max().unwrap_or(8).max(8);
     let mut s = format!("{:<width$}  {:>6}  {:>10}  {:>8}\n", "scenario", "result", "simulated", "wall");
     for r in results {
-        let verdict = if r.outcome.passed { "pass" } else { "FAIL" };
+        let verdict = verdict(&r.outcome);
         s.push_str(&format!(
             "{:<width$}  {:>6}  {:>9.0}s  {:>6.0}ms\n",
             r.name,
@@ -216,16 +230,31 @@ pub fn table(results: &[CaseResult]) -> String {
             r.outcome.simulated.as_secs_f64(),
             r.wall.as_secs_f64() * 1000.0
         ));
-        if let Some(first) = r.outcome.failures.first() {
+        let notes = if r.outcome.failures.is_empty() { &r.outcome.skipped } else { &r.outcome.failures };
+        if let Some(first) = notes.first() {
             s.push_str(&format!("    {first}\n"));
-            if r.outcome.failures.len() > 1 {
-                s.push_str(&format!("    (+{} more)\n", r.outcome.failures.len() - 1));
+            if notes.len() > 1 {
+                s.push_str(&format!("    (+{} more)\n", notes.len() - 1));
             }
         }
     }
     let passed = results.iter().filter(|r| r.outcome.passed).count();
-    s.push_str(&format!("{} passed, {} failed\n", passed, results.len() - passed));
+    let skipped = results.iter().filter(|r| verdict(&r.outcome) == "SKIP").count();
+    s.push_str(&format!("{} passed, {} failed", passed, results.len() - passed - skipped));
+    if skipped > 0 {
+        s.push_str(&format!(", {skipped} with skipped steps"));
+    }
+    s.push('\n');
     s
+}
+
+/// `pass`, `FAIL`, or `SKIP` (no failure, but steps that could not be performed: not a pass).
+pub fn verdict(outcome: &Outcome) -> &'static str {
+    match (outcome.passed, outcome.failures.is_empty()) {
+        (true, _) => "pass",
+        (false, true) => "SKIP",
+        (false, false) => "FAIL",
+    }
 }
 
 /// Writes JUnit XML: one test case per scenario; a failure's message is its first unmet
@@ -237,6 +266,11 @@ pub fn junit(results: &[CaseResult], path: &Path) -> std::io::Result<()> {
     for r in results {
         let status = if r.outcome.passed {
             TestCaseStatus::success()
+        } else if r.outcome.failures.is_empty() {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(r.outcome.skipped.first().cloned().unwrap_or_default());
+            s.set_description(r.outcome.skipped.join("\n"));
+            s
         } else {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             s.set_message(r.outcome.failures.first().cloned().unwrap_or_default());

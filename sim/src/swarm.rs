@@ -303,6 +303,7 @@ pub fn check(scenario: &Scenario) -> Outcome {
                 simulated: Duration::ZERO,
                 summary: Vec::new(),
                 bytes_on_lines: 0,
+                skipped: Vec::new(),
             }
         }
     }
