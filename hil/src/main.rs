@@ -3,7 +3,7 @@
 //! ```text
 //! hil ports
 //! hil probe --port P [--baud B] [--key HEX] [--pings N]
-//! hil run --port P [--baud B] [--mode lockstep|realtime] [--fault SPEC] [--junit F] [--out D] <scenarios>...
+//! hil run --port P [--baud B] [--mode lockstep|realtime|rig] [--fault SPEC] [--junit F] [--out D] <scenarios>...
 //! hil sniff --port P [--baud B] [--count N] [--seconds S]
 //! hil virtual-board [--port P] [--mode lockstep|realtime] [--key HEX] [--board-id N] [--slots N]
 //! ```
