@@ -24,7 +24,16 @@ fn board(clock: Clock) -> Spawned {
 }
 
 fn link(path: &str, clock: BoardClock, faults: Faults) -> BoardLink {
-    BoardLink { port: path.into(), baud: 115_200, clock, faults, board_id: BOARD_ID, key: KEY, slots: 30, plant: true }
+    BoardLink {
+        port: path.into(),
+        baud: 115_200,
+        clock,
+        faults,
+        board_id: BOARD_ID,
+        key: KEY,
+        slots: 30,
+        plant: true,
+    }
 }
 
 fn scenario(name: &str) -> sim::scenario::Scenario {
