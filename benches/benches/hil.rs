@@ -75,6 +75,7 @@ fn bench_hil(c: &mut Criterion) {
         key: KEY,
         slots: 30,
         plant: true,
+        plant_port: None,
     };
     let factory =
         PlacerFactory(Arc::new(move || Box::new(Placer::new(link.clone())) as Box<dyn BoardPlacer>));

@@ -86,6 +86,9 @@ enum Command {
         /// real mechanics: plant link off, a person does the users' steps when prompted).
         #[arg(long, value_enum, default_value_t = Mode::Lockstep)]
         mode: Mode,
+        /// A port of its own for the plant link (default: both links on `--port`).
+        #[arg(long)]
+        plant_port: Option<String>,
         /// Line faults between harness and board, e.g. `drop=1%,corrupt=0.5%,delay=5ms`.
         #[arg(long, default_value = "")]
         fault: Faults,
@@ -121,6 +124,10 @@ enum Command {
         /// Serve this port instead of a new PTY.
         #[arg(long)]
         port: Option<String>,
+        /// The plant link on a port of its own: this one (with `--port`), or a second new PTY
+        /// (its path printed on a second line) with `--plant-port new`.
+        #[arg(long)]
+        plant_port: Option<String>,
         /// Baud rate (with --port).
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
@@ -222,7 +229,7 @@ fn main() -> ExitCode {
                 Err(e) => fail(1, format!("{port}: {e}")),
             }
         }
-        Command::VirtualBoard { port, baud, mode, board } => {
+        Command::VirtualBoard { port, plant_port, baud, mode, board } => {
             let cfg = VirtualBoardConfig {
                 board_id: board.board_id,
                 key: board.key,
@@ -240,13 +247,25 @@ fn main() -> ExitCode {
                 },
             };
             println!("{path}");
+            match plant_port.as_deref() {
+                None => {}
+                Some("new") => match p.add_pty() {
+                    Ok(second) => println!("{second}"),
+                    Err(e) => return fail(2, format!("cannot make a second PTY: {e}")),
+                },
+                Some(second) => {
+                    if let Err(e) = p.open_second(second) {
+                        return fail(2, format!("{second}: {e}"));
+                    }
+                }
+            }
             let stop = AtomicBool::new(false);
             match VirtualBoard::new(cfg).serve(&mut p, &stop) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(1, format!("{path}: {e}")),
             }
         }
-        Command::Run { paths, port, baud, mode, fault, board, junit, out, filter } => {
+        Command::Run { paths, port, plant_port, baud, mode, fault, board, junit, out, filter } => {
             let all = match suite::load(&paths) {
                 Ok(all) => all,
                 Err(errors) => {
@@ -276,6 +295,7 @@ fn main() -> ExitCode {
                 key: board.key,
                 slots,
                 plant: !rig,
+                plant_port,
             };
             let factory =
                 PlacerFactory(Arc::new(move || Box::new(Placer::new(link.clone())) as Box<dyn BoardPlacer>));

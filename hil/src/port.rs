@@ -14,10 +14,13 @@ use tokio_serial::{SerialPortBuilderExt, SerialStream};
 pub struct Port {
     rt: Runtime,
     stream: Option<SerialStream>,
+    /// A second port for the plant link, when the links have one each.
+    second: Option<SerialStream>,
     path: Option<String>,
+    second_path: Option<String>,
     baud: u32,
-    /// Holds the other end of a PTY open (reads would fail while nobody has it open).
-    _keep: Option<serialport::TTYPort>,
+    /// Holds the other ends of PTYs open (reads would fail while nobody has them open).
+    _keep: Vec<serialport::TTYPort>,
 }
 
 fn runtime() -> io::Result<Runtime> {
@@ -33,22 +36,108 @@ impl Port {
             let _guard = rt.enter();
             tokio_serial::new(path, baud).exclusive(false).open_native_async().map_err(io::Error::from)?
         };
-        Ok(Port { rt, stream: Some(stream), path: Some(path.to_string()), baud, _keep: None })
+        Ok(Port {
+            rt,
+            stream: Some(stream),
+            second: None,
+            path: Some(path.to_string()),
+            second_path: None,
+            baud,
+            _keep: Vec::new(),
+        })
     }
 
     /// A new PTY: the port on its master side, and the path of its slave side for the other
     /// party to open (the slave is also held open here, so the master reads nothing until then).
     pub fn pty() -> io::Result<(Port, String)> {
-        let (master, mut slave) = serialport::TTYPort::pair().map_err(io::Error::from)?;
-        slave.set_exclusive(false).map_err(io::Error::from)?;
-        let path = serialport::SerialPort::name(&slave)
-            .ok_or_else(|| io::Error::other("the PTY slave has no name"))?;
         let rt = runtime()?;
-        let stream = {
-            let _guard = rt.enter();
-            SerialStream::try_from(master).map_err(io::Error::from)?
+        let (stream, slave, path) = pty_on(&rt)?;
+        let port = Port {
+            rt,
+            stream: Some(stream),
+            second: None,
+            path: None,
+            second_path: None,
+            baud: 0,
+            _keep: vec![slave],
         };
-        Ok((Port { rt, stream: Some(stream), path: None, baud: 0, _keep: Some(slave) }, path))
+        Ok((port, path))
+    }
+
+    /// Adds a second PTY for the plant link; its slave's path.
+    pub fn add_pty(&mut self) -> io::Result<String> {
+        let (stream, slave, path) = pty_on(&self.rt)?;
+        self.second = Some(stream);
+        self._keep.push(slave);
+        Ok(path)
+    }
+
+    /// Opens a second port for the plant link.
+    pub fn open_second(&mut self, path: &str) -> io::Result<()> {
+        let stream = {
+            let _guard = self.rt.enter();
+            tokio_serial::new(path, self.baud)
+                .exclusive(false)
+                .open_native_async()
+                .map_err(io::Error::from)?
+        };
+        self.second = Some(stream);
+        self.second_path = Some(path.to_string());
+        Ok(())
+    }
+
+    /// Whether the plant link has a port of its own.
+    pub fn has_second(&self) -> bool {
+        self.second.is_some()
+    }
+
+    /// Writes all of `bytes` to the second port (the first when there is none).
+    pub fn write_second(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self.second.as_mut() {
+            Some(stream) => self.rt.block_on(stream.write_all(bytes)),
+            None => self.write(bytes),
+        }
+    }
+
+    /// Like [`read`](Self::read), from whichever port has bytes first; `true` marks the second.
+    pub fn read_any(&mut self, deadline: Option<Instant>) -> io::Result<Option<(bool, Vec<u8>)>> {
+        if self.second.is_none() {
+            return Ok(self.read(deadline)?.map(|b| (false, b)));
+        }
+        if let Some(bytes) = self.read(None)? {
+            return Ok(Some((false, bytes)));
+        }
+        let (Some(a), Some(b)) = (self.stream.as_mut(), self.second.as_mut()) else { return Err(closed()) };
+        let mut buf_a = vec![0u8; 4096];
+        let mut buf_b = vec![0u8; 4096];
+        let Some(deadline) = deadline else {
+            return match b.try_read(&mut buf_b) {
+                Ok(0) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the port closed")),
+                Ok(n) => {
+                    buf_b.truncate(n);
+                    Ok(Some((true, buf_b)))
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+                Err(e) => Err(e),
+            };
+        };
+        let got = self.rt.block_on(async {
+            tokio::select! {
+                r = a.read(&mut buf_a) => Some((false, r)),
+                r = b.read(&mut buf_b) => Some((true, r)),
+                () = tokio::time::sleep_until(deadline.into()) => None,
+            }
+        });
+        match got {
+            None => Ok(None),
+            Some((_, Ok(0))) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the port closed")),
+            Some((second, Ok(n))) => {
+                let mut buf = if second { buf_b } else { buf_a };
+                buf.truncate(n);
+                Ok(Some((second, buf)))
+            }
+            Some((_, Err(e))) => Err(e),
+        }
     }
 
     /// The device path, when opened by path.
@@ -98,7 +187,8 @@ impl Port {
     /// Closes the port (a PTY master: the other side sees it gone).
     pub fn close(&mut self) {
         self.stream = None;
-        self._keep = None;
+        self.second = None;
+        self._keep.clear();
     }
 
     /// Opens the same path again (after the device went away and came back).
@@ -113,8 +203,25 @@ impl Port {
                 .map_err(io::Error::from)?
         };
         self.stream = Some(stream);
+        if let Some(second) = self.second_path.clone() {
+            self.second = None;
+            self.open_second(&second)?;
+        }
         Ok(())
     }
+}
+
+/// A new PTY pair registered with `rt`: the master as a stream, the slave held, its path.
+fn pty_on(rt: &Runtime) -> io::Result<(SerialStream, serialport::TTYPort, String)> {
+    let (master, mut slave) = serialport::TTYPort::pair().map_err(io::Error::from)?;
+    slave.set_exclusive(false).map_err(io::Error::from)?;
+    let path =
+        serialport::SerialPort::name(&slave).ok_or_else(|| io::Error::other("the PTY slave has no name"))?;
+    let stream = {
+        let _guard = rt.enter();
+        SerialStream::try_from(master).map_err(io::Error::from)?
+    };
+    Ok((stream, slave, path))
 }
 
 fn closed() -> io::Error {

@@ -31,8 +31,10 @@ pub struct RemoteBoard {
     host_line: FaultyLine,
     host_down_until: Option<Instant>,
     splitter: FrameSplitter,
-    /// Bytes read while waiting, not handed out yet.
-    inbox: Vec<Vec<u8>>,
+    /// Frames of the plant link's own port, when it has one.
+    second_splitter: FrameSplitter,
+    /// Bytes read while waiting, not handed out yet (`true`: from the plant link's port).
+    inbox: Vec<(bool, Vec<u8>)>,
     /// Bytes written, for the trace.
     written: Vec<Vec<u8>>,
     stats: [LineStats; 4],
@@ -67,6 +69,7 @@ impl RemoteBoard {
             host_line: FaultyLine::new(Faults::default(), seed ^ 0x40),
             host_down_until: None,
             splitter: FrameSplitter::default(),
+            second_splitter: FrameSplitter::default(),
             inbox: Vec::new(),
             written: Vec::new(),
             stats: [LineStats::default(); 4],
@@ -121,10 +124,11 @@ impl RemoteBoard {
             }
         }
         self.stats[stat].bytes += bytes.len() as u64;
-        if let Err(e) = self.port.write(&bytes) {
+        let written = if host { self.port.write(&bytes) } else { self.port.write_second(&bytes) };
+        if let Err(e) = written {
             self.port_failed(&e);
             if self.lost.is_none() {
-                let _ = self.port.write(&bytes);
+                let _ = if host { self.port.write(&bytes) } else { self.port.write_second(&bytes) };
             }
         }
         self.written.push(bytes);
@@ -165,8 +169,8 @@ impl BoardBox for RemoteBoard {
         }
         if self.lost.is_none() {
             loop {
-                match self.port.read(None) {
-                    Ok(Some(bytes)) => self.inbox.push(bytes),
+                match self.port.read_any(None) {
+                    Ok(Some(got)) => self.inbox.push(got),
                     Ok(None) => break,
                     Err(e) => {
                         io.notes.push((Channel::Host, format!("serial port: {e}")));
@@ -183,8 +187,9 @@ impl BoardBox for RemoteBoard {
             io.lost = Some(why.clone());
         }
         let mut progress = false;
-        for bytes in std::mem::take(&mut self.inbox) {
-            for frame in self.splitter.push(&bytes) {
+        for (second, bytes) in std::mem::take(&mut self.inbox) {
+            let splitter = if second { &mut self.second_splitter } else { &mut self.splitter };
+            for frame in splitter.push(&bytes) {
                 progress = true;
                 io.wire.push((false, frame.clone()));
                 let channel = channel_of(&frame);
@@ -225,9 +230,9 @@ impl BoardBox for RemoteBoard {
         if self.lost.is_some() {
             return false;
         }
-        match self.port.read(Some(deadline)) {
-            Ok(Some(bytes)) => {
-                self.inbox.push(bytes);
+        match self.port.read_any(Some(deadline)) {
+            Ok(Some(got)) => {
+                self.inbox.push(got);
                 true
             }
             Ok(None) => false,
@@ -254,6 +259,10 @@ impl BoardBox for RemoteBoard {
     fn stream_salt(&self) -> u8 {
         self.salt
     }
+
+    fn ordered(&self) -> bool {
+        !self.port.has_second()
+    }
 }
 
 /// How `hil run` reaches the board.
@@ -275,6 +284,8 @@ pub struct BoardLink {
     pub slots: u8,
     /// The plant link is on (off in rig mode).
     pub plant: bool,
+    /// The plant link's own port; `None`: both links share `port`.
+    pub plant_port: Option<String>,
 }
 
 /// Puts the board on the first automat of a scenario whose carousel it fits; the rest of the
@@ -304,8 +315,11 @@ impl BoardPlacer for Placer {
         }
         self.placed = true;
         // What the board sent before (its boot) is part of the line's story: not drained.
-        let port =
+        let mut port =
             Port::open(&self.link.port, self.link.baud).map_err(|e| format!("{}: {e}", self.link.port))?;
+        if let Some(path) = &self.link.plant_port {
+            port.open_second(path).map_err(|e| format!("{path}: {e}"))?;
+        }
         let seed = u64::from(self.link.board_id) ^ index as u64;
         Ok(Some(PlacedBoard {
             board_id: self.link.board_id,

@@ -86,6 +86,8 @@ pub struct VirtualBoard {
     /// The stream of the harness's plant-link end that last sent a clock message.
     harness: Option<u8>,
     splitter: FrameSplitter,
+    /// Frames of the plant link's own port, when it has one.
+    second_splitter: FrameSplitter,
 }
 
 impl std::fmt::Debug for VirtualBoard {
@@ -116,6 +118,7 @@ impl VirtualBoard {
             peek: Decoder::default(),
             harness: None,
             splitter: FrameSplitter::default(),
+            second_splitter: FrameSplitter::default(),
         };
         vb.power_on();
         vb
@@ -146,15 +149,16 @@ impl VirtualBoard {
                 (Clock::Realtime, Some(t)) => poll.min(self.started + Duration::from_micros(t.as_micros())),
                 _ => poll,
             };
-            let bytes = port.read(Some(deadline))?;
+            let bytes = port.read_any(Some(deadline))?;
             if self.cfg.clock == Clock::Realtime {
                 self.now = Instant::from_micros(
                     u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX),
                 );
                 self.timers();
             }
-            if let Some(bytes) = bytes {
-                for frame in self.splitter.push(&bytes) {
+            if let Some((second, bytes)) = bytes {
+                let splitter = if second { &mut self.second_splitter } else { &mut self.splitter };
+                for frame in splitter.push(&bytes) {
                     self.frame(&frame);
                     self.transmit(port)?;
                 }
@@ -305,7 +309,7 @@ impl VirtualBoard {
             port.write(bytes)?;
         }
         while let Some(bytes) = p.plant.poll_transmit() {
-            port.write(bytes)?;
+            port.write_second(bytes)?;
         }
         for (now_us, next) in acks {
             let links = [p.host.poll_timeout(), p.plant.poll_timeout()].into_iter().flatten().min();
@@ -319,7 +323,7 @@ impl VirtualBoard {
             port.write(bytes)?;
         }
         while let Some(bytes) = p.plant.poll_transmit() {
-            port.write(bytes)?;
+            port.write_second(bytes)?;
         }
         Ok(())
     }
@@ -346,6 +350,8 @@ fn clock_of(decoder: &mut Decoder, frame: &[u8]) -> Option<(Instant, u8)> {
 pub struct Spawned {
     /// The path the harness opens.
     pub path: String,
+    /// The plant link's own port, when it has one.
+    pub plant_path: Option<String>,
     stop: std::sync::Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
@@ -353,7 +359,14 @@ pub struct Spawned {
 impl Spawned {
     /// Starts `cfg` on a new PTY.
     pub fn start(cfg: VirtualBoardConfig) -> io::Result<Spawned> {
+        Spawned::start_with(cfg, false)
+    }
+
+    /// Starts `cfg` on a new PTY, or two (`two_ports`: the plant link on its own, whose path
+    /// is then [`Spawned::plant_path`]).
+    pub fn start_with(cfg: VirtualBoardConfig, two_ports: bool) -> io::Result<Spawned> {
         let (mut port, path) = Port::pty()?;
+        let plant_path = if two_ports { Some(port.add_pty()?) } else { None };
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -361,7 +374,7 @@ impl Spawned {
             port.close();
             result
         });
-        Ok(Spawned { path, stop, thread: Some(thread) })
+        Ok(Spawned { path, plant_path, stop, thread: Some(thread) })
     }
 
     /// Stops the board and closes its end of the PTY (as an unplugged adapter would).

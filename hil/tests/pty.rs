@@ -33,6 +33,7 @@ fn link(path: &str, clock: BoardClock, faults: Faults) -> BoardLink {
         key: KEY,
         slots: 30,
         plant: true,
+        plant_port: None,
     }
 }
 
@@ -135,4 +136,18 @@ fn a_port_closed_mid_run_fails_clearly_and_keeps_the_trace() {
     assert!(text.contains("\"type\":\"bytes\""), "line bytes traced");
     let last = text.lines().last().unwrap_or("");
     assert!(last.contains("\"type\":\"end\"") && last.contains("lost"), "complete to the end: {last}");
+}
+
+#[test]
+fn the_links_on_a_port_each_work_in_lockstep_too() {
+    let cfg = VirtualBoardConfig { board_id: BOARD_ID, key: KEY, slots: 30, clock: Clock::Lockstep };
+    let vb = Spawned::start_with(cfg, true).expect("two PTYs");
+    let plant = vb.plant_path.clone().expect("a plant port");
+    for name in ["happy_take_and_return.ron", "noisy_host_link.ron", "power_cut_mid_rotation.ron"] {
+        let mut l = link(&vb.path, BoardClock::Lockstep, Faults::default());
+        l.plant_port = Some(plant.clone());
+        let opts = RunOptions { boards: Some(Box::new(Placer::new(l))), ..Default::default() };
+        let outcome = run_plain(&scenario(name), opts);
+        assert!(outcome.passed, "{name}: {:#?}", outcome.failures);
+    }
 }

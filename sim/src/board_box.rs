@@ -80,6 +80,13 @@ pub trait BoardBox: Send + Sync + std::fmt::Debug {
     fn stream_salt(&self) -> u8 {
         0
     }
+
+    /// Whether host and plant bytes reach the board in the order they are handed over (one
+    /// line). With a line each, a lockstep harness holds host bytes back until the board has
+    /// answered the clock jump ahead of them.
+    fn ordered(&self) -> bool {
+        true
+    }
 }
 
 /// The link configuration of a link end with stream id `stream`.

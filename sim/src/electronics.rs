@@ -209,8 +209,15 @@ impl Station {
         while let Some(bytes) = self.plant_end.poll_transmit() {
             self.board.plant_up(now, bytes);
         }
+        let unordered = !self.board.ordered() && self.lockstep();
+        if unordered && self.lock.pending > 0 {
+            return; // the jump on the other line first
+        }
         while let Some(bytes) = self.ctl_host.poll_transmit() {
             self.board.host_down(now, bytes);
+            if unordered {
+                self.lock.dirty = true; // a tick after them, on the other line
+            }
         }
     }
 }
