@@ -426,23 +426,10 @@ impl Controller {
                 _ => None,
             })
             .collect();
-        let n = self.registry.automat(automat).map_or(30, |a| a.slots);
-        let from = rt.at_window.unwrap_or(0);
-        let slots: Vec<Slot> = tasks.iter().map(|t| t.slot).collect();
-        let (order, _) = allocation::plan(n, from, &slots);
-        let ordered: VecDeque<Task> =
-            order.iter().filter_map(|s| tasks.iter().find(|t| t.slot == *s).copied()).collect();
         if let Some(rt) = self.automats.get_mut(&automat) {
             rt.check.clear();
-            rt.session = Some(Session {
-                photo: None,
-                tasks: ordered,
-                active: None,
-                deadline: None,
-                avoid: BTreeSet::new(),
-            });
         }
-        self.next_task(automat);
+        self.begin_session(automat, None, tasks);
     }
 
     /// The board homed (after a boot, or a motor fault).
@@ -482,19 +469,21 @@ impl Controller {
                 None => false,
             }
         });
+        self.begin_session(automat, Some(photo), tasks);
+    }
+
+    /// Opens the session of `tasks`, in the order that turns the carousel least from the slot
+    /// at the window, and starts the first.
+    fn begin_session(&mut self, automat: AutomatId, photo: Option<ImageRef>, tasks: Vec<Task>) {
+        let n = self.registry.automat(automat).map_or(30, |a| a.slots);
         let from = self.automats.get(&automat).and_then(|rt| rt.at_window).unwrap_or(0);
         let slots: Vec<Slot> = tasks.iter().map(|t| t.slot).collect();
         let (order, _) = allocation::plan(n, from, &slots);
         let ordered: VecDeque<Task> =
             order.iter().filter_map(|s| tasks.iter().find(|t| t.slot == *s).copied()).collect();
         if let Some(rt) = self.automats.get_mut(&automat) {
-            rt.session = Some(Session {
-                photo: Some(photo),
-                tasks: ordered,
-                active: None,
-                deadline: None,
-                avoid: BTreeSet::new(),
-            });
+            rt.session =
+                Some(Session { photo, tasks: ordered, active: None, deadline: None, avoid: BTreeSet::new() });
         }
         self.next_task(automat);
     }
