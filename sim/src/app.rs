@@ -149,13 +149,6 @@ pub fn run_headless(run: Run) -> Outcome {
     let sim = app.world_mut().remove_resource::<Sim>();
     match sim.and_then(|s| s.outcome) {
         Some(o) => o,
-        None => Outcome {
-            passed: false,
-            failures: vec!["the app ended without an outcome".into()],
-            simulated: std::time::Duration::ZERO,
-            summary: Vec::new(),
-            bytes_on_lines: 0,
-            skipped: Vec::new(),
-        },
+        None => Outcome::failed("the app ended without an outcome".into()),
     }
 }

@@ -20,12 +20,12 @@ use firmware_proto::board::BoardConfig;
 use firmware_proto::frame::Channel;
 use firmware_proto::host::{BoardToHost, HostToBoard};
 use firmware_proto::link::{Event as LinkEvent, Link};
-use firmware_proto::message::{self, Decoded, Message};
+use firmware_proto::message::Message;
 use firmware_proto::plant::{BoardToPlant, PlantToBoard};
 use jiff::Timestamp;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::board_box::{BoardBox, BoardClock, BoxIo, LocalBoard, link_cfg};
+use crate::board_box::{self, BoardBox, BoardClock, BoxIo, LocalBoard, link_cfg};
 use crate::wire::{LineConfig, LineStats};
 
 /// `controller_next`: not known, ask the controller.
@@ -81,9 +81,7 @@ struct Station {
 /// The harness's side of a lockstep board's clock (PROTOCOL.md §8.3).
 #[derive(Debug, Default)]
 struct Lockstep {
-    /// The board's time by its last `ClockAck`.
-    at: Option<Instant>,
-    /// Its next timer by that ack.
+    /// The board's next timer by its last `ClockAck`.
     deadline: Option<Instant>,
     /// The time of the last tick or jump sent.
     sent: Option<Instant>,
@@ -662,9 +660,8 @@ impl Electronics {
             {
                 out.push(Outgoing::Message(i, Channel::Plant, Direction::Down, format!("{m:?}")));
                 match m {
-                    BoardToPlant::ClockAck { now_us, next_deadline_us } => {
+                    BoardToPlant::ClockAck { next_deadline_us, .. } => {
                         s.lock.pending = s.lock.pending.saturating_sub(1);
-                        s.lock.at = Some(Instant::from_micros(now_us));
                         s.lock.deadline = next_deadline_us.map(Instant::from_micros);
                     }
                     m => out.push(Outgoing::Plant(i, m)),
@@ -676,16 +673,10 @@ impl Electronics {
     }
 }
 
+/// [`board_box::decode`](crate::board_box::decode), its notes as automat `i`'s link notes.
 fn decode<M: Message>(payload: &[u8], i: usize, channel: Channel, out: &mut Vec<Outgoing>) -> Option<M> {
-    match message::decode::<M>(payload) {
-        Ok(Decoded::Known(m)) => Some(m),
-        Ok(Decoded::Unknown { kind }) => {
-            out.push(Outgoing::LinkNote(i, channel, format!("unknown message kind {kind}")));
-            None
-        }
-        Err(e) => {
-            out.push(Outgoing::LinkNote(i, channel, format!("malformed message: {e}")));
-            None
-        }
-    }
+    let mut notes = Vec::new();
+    let message = board_box::decode(payload, channel, &mut notes);
+    out.extend(notes.into_iter().map(|(c, note)| Outgoing::LinkNote(i, c, note)));
+    message
 }

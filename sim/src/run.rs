@@ -92,6 +92,29 @@ pub struct Outcome {
     pub skipped: Vec<String>,
 }
 
+impl Outcome {
+    /// A run that did not get to its end: failed with `failure`, nothing else known.
+    pub fn failed(failure: String) -> Outcome {
+        Outcome {
+            passed: false,
+            failures: vec![failure],
+            simulated: Duration::ZERO,
+            summary: Vec::new(),
+            bytes_on_lines: 0,
+            skipped: Vec::new(),
+        }
+    }
+}
+
+/// The message a caught panic carried (`"a panic"` when it was not text).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic".into())
+}
+
 /// A run in progress. See the [module docs](self).
 pub struct Run {
     scenario: Scenario,

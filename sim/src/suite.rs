@@ -11,7 +11,7 @@ use std::time::{Duration, Instant as WallInstant};
 
 use serde::Serialize;
 
-use crate::run::{BoardPlacer, Operator, Outcome, RunOptions, run_scenario};
+use crate::run::{BoardPlacer, Operator, Outcome, RunOptions, panic_text, run_scenario};
 use crate::scenario::{LoadError, Scenario, load::collect, load_file};
 
 /// What to run and how.
@@ -142,18 +142,8 @@ fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions) -> CaseResult 
         }
     }
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_scenario(scenario, run_opts)));
-    let mut outcome = outcome.unwrap_or_else(|p| {
-        let msg =
-            p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-        Outcome {
-            passed: false,
-            failures: vec![format!("the simulator panicked: {}", msg.unwrap_or_default())],
-            simulated: Duration::ZERO,
-            summary: Vec::new(),
-            bytes_on_lines: 0,
-            skipped: Vec::new(),
-        }
-    });
+    let mut outcome = outcome
+        .unwrap_or_else(|p| Outcome::failed(format!("the simulator panicked: {}", panic_text(p.as_ref()))));
     if let Some(f) = setup_failure {
         outcome.passed = false;
         outcome.failures.insert(0, f);

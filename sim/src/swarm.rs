@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::plant::CameraFault;
 use crate::plant::look::{COLOURS, Shape};
-use crate::run::{Outcome, RunOptions, run_plain};
+use crate::run::{Outcome, RunOptions, panic_text, run_plain};
 use crate::scenario::{
     Action, AutomatSpec, CameraSpec, Code, ContactSpec, ContractSpec, ControllerSpec, Expect, ItemRef,
     KeySpec, Lines, LookSpec, Offset, OnWrong, Scenario, Step, TagFaultSpec, UserSpec,
@@ -291,21 +291,7 @@ fn category(failure: &str) -> String {
 pub fn check(scenario: &Scenario) -> Outcome {
     match std::panic::catch_unwind(AssertUnwindSafe(|| run_plain(scenario, RunOptions::default()))) {
         Ok(outcome) => outcome,
-        Err(payload) => {
-            let text = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "a panic".into());
-            Outcome {
-                passed: false,
-                failures: vec![format!("panic: {text}")],
-                simulated: Duration::ZERO,
-                summary: Vec::new(),
-                bytes_on_lines: 0,
-                skipped: Vec::new(),
-            }
-        }
+        Err(payload) => Outcome::failed(format!("panic: {}", panic_text(payload.as_ref()))),
     }
 }
 
