@@ -27,15 +27,32 @@ fn runtime() -> io::Result<Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()
 }
 
+/// Opens `path` at `baud` on `rt` (8N1, no flow control, not exclusive: a port that comes
+/// back can be reopened while another handle still holds it).
+fn open_on(rt: &Runtime, path: &str, baud: u32) -> io::Result<SerialStream> {
+    let _guard = rt.enter();
+    tokio_serial::new(path, baud).exclusive(false).open_native_async().map_err(io::Error::from)
+}
+
+/// What a read into `buf` gave: the bytes; `None` when nothing was there (a non-blocking read
+/// that would block); end of file or an error: the port is gone.
+fn got(read: io::Result<usize>, mut buf: Vec<u8>) -> io::Result<Option<Vec<u8>>> {
+    match read {
+        Ok(0) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the port closed")),
+        Ok(n) => {
+            buf.truncate(n);
+            Ok(Some(buf))
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 impl Port {
-    /// Opens `path` at `baud` (8N1, no flow control, not exclusive: a port that comes back
-    /// can be reopened while another handle still holds it).
+    /// Opens `path` at `baud` (see [`open_on`]).
     pub fn open(path: &str, baud: u32) -> io::Result<Port> {
         let rt = runtime()?;
-        let stream = {
-            let _guard = rt.enter();
-            tokio_serial::new(path, baud).exclusive(false).open_native_async().map_err(io::Error::from)?
-        };
+        let stream = open_on(&rt, path, baud)?;
         Ok(Port {
             rt,
             stream: Some(stream),
@@ -74,13 +91,7 @@ impl Port {
 
     /// Opens a second port for the plant link.
     pub fn open_second(&mut self, path: &str) -> io::Result<()> {
-        let stream = {
-            let _guard = self.rt.enter();
-            tokio_serial::new(path, self.baud)
-                .exclusive(false)
-                .open_native_async()
-                .map_err(io::Error::from)?
-        };
+        let stream = open_on(&self.rt, path, self.baud)?;
         self.second = Some(stream);
         self.second_path = Some(path.to_string());
         Ok(())
@@ -111,32 +122,20 @@ impl Port {
         let mut buf_a = vec![0u8; 4096];
         let mut buf_b = vec![0u8; 4096];
         let Some(deadline) = deadline else {
-            return match b.try_read(&mut buf_b) {
-                Ok(0) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the port closed")),
-                Ok(n) => {
-                    buf_b.truncate(n);
-                    Ok(Some((true, buf_b)))
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-                Err(e) => Err(e),
-            };
+            return Ok(got(b.try_read(&mut buf_b), buf_b)?.map(|bytes| (true, bytes)));
         };
-        let got = self.rt.block_on(async {
+        let first = self.rt.block_on(async {
             tokio::select! {
                 r = a.read(&mut buf_a) => Some((false, r)),
                 r = b.read(&mut buf_b) => Some((true, r)),
                 () = tokio::time::sleep_until(deadline.into()) => None,
             }
         });
-        match got {
+        match first {
             None => Ok(None),
-            Some((_, Ok(0))) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the port closed")),
-            Some((second, Ok(n))) => {
-                let mut buf = if second { buf_b } else { buf_a };
-                buf.truncate(n);
-                Ok(Some((second, buf)))
+            Some((second, read)) => {
+                Ok(got(read, if second { buf_b } else { buf_a })?.map(|bytes| (second, bytes)))
             }
-            Some((_, Err(e))) => Err(e),
         }
     }
 
@@ -161,26 +160,13 @@ impl Port {
         let Some(deadline) = deadline else {
             // Only what is there: a plain non-blocking read (a zero timeout would still wait for
             // the runtime's next millisecond tick).
-            return match stream.try_read(&mut buf) {
-                Ok(0) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the port closed")),
-                Ok(n) => {
-                    buf.truncate(n);
-                    Ok(Some(buf))
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-                Err(e) => Err(e),
-            };
+            return got(stream.try_read(&mut buf), buf);
         };
         let result =
             self.rt.block_on(async { tokio::time::timeout_at(deadline.into(), stream.read(&mut buf)).await });
         match result {
             Err(_elapsed) => Ok(None),
-            Ok(Ok(0)) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the port closed")),
-            Ok(Ok(n)) => {
-                buf.truncate(n);
-                Ok(Some(buf))
-            }
-            Ok(Err(e)) => Err(e),
+            Ok(read) => got(read, buf),
         }
     }
 
@@ -195,14 +181,7 @@ impl Port {
     pub fn reopen(&mut self) -> io::Result<()> {
         let path = self.path.clone().ok_or_else(|| io::Error::other("a PTY master cannot be reopened"))?;
         self.stream = None;
-        let stream = {
-            let _guard = self.rt.enter();
-            tokio_serial::new(&path, self.baud)
-                .exclusive(false)
-                .open_native_async()
-                .map_err(io::Error::from)?
-        };
-        self.stream = Some(stream);
+        self.stream = Some(open_on(&self.rt, &path, self.baud)?);
         if let Some(second) = self.second_path.clone() {
             self.second = None;
             self.open_second(&second)?;

@@ -130,7 +130,7 @@ pub fn probe(port: &mut Port, key: Option<&PairingKey>, pings: usize) -> Result<
         port,
         &HostToBoard::Hello { protocol: firmware_proto::frame::PROTOCOL_VERSION.into(), challenge },
     )?;
-    let hello = end.expect(port, Duration::from_secs(3), |m| match m {
+    let (mut report, proof) = end.expect(port, Duration::from_secs(3), |m| match m {
         BoardToHost::Hello {
             protocol,
             board_id,
@@ -139,33 +139,34 @@ pub fn probe(port: &mut Port, key: Option<&PairingKey>, pings: usize) -> Result<
             capabilities,
             last_counter,
             proof,
-        } => Some((protocol, board_id, firmware, slot_count, capabilities, last_counter, proof)),
+        } => {
+            let report = ProbeReport {
+                protocol,
+                board_id,
+                firmware,
+                slot_count,
+                capabilities,
+                last_counter,
+                paired: None,
+                round_trips: Vec::with_capacity(pings),
+            };
+            Some((report, proof))
+        }
         _ => None,
     })?;
-    let (protocol, board_id, firmware, slot_count, capabilities, last_counter, proof) = hello;
-    let paired = key.map(|k| pairing_proof(k, board_id, &challenge) == proof);
-    let mut round_trips = Vec::with_capacity(pings);
+    report.paired = key.map(|k| pairing_proof(k, report.board_id, &challenge) == proof);
     for nonce in 0..pings as u32 {
         let sent = WallInstant::now();
         end.send(port, &HostToBoard::Ping { nonce })?;
         end.expect(port, Duration::from_secs(2), |m| {
             matches!(m, BoardToHost::Pong { nonce: n } if n == nonce).then_some(())
         })?;
-        round_trips.push(sent.elapsed());
+        report.round_trips.push(sent.elapsed());
     }
     // Acknowledge the last answer, or the board keeps it in its window for good.
     end.flush(port)?;
-    round_trips.sort();
-    Ok(ProbeReport {
-        protocol,
-        board_id,
-        firmware,
-        slot_count,
-        capabilities,
-        last_counter,
-        paired,
-        round_trips,
-    })
+    report.round_trips.sort();
+    Ok(report)
 }
 
 fn describe<A: Message + std::fmt::Debug, B: Message + std::fmt::Debug>(payload: &[u8]) -> String {

@@ -86,49 +86,48 @@ impl RemoteBoard {
         self
     }
 
-    /// Whether faults apply to a frame of `channel`: always on the host channel; on the plant
-    /// channel only when it does not carry a lockstep clock.
-    fn faulty(&self, channel: Option<u8>) -> bool {
-        channel == Some(Channel::Host.to_byte()) || self.clock != BoardClock::Lockstep
+    /// Whether `--fault` applies to a frame: always on the host channel; on the plant channel
+    /// only when it does not carry a lockstep clock.
+    fn faulty(&self, host: bool) -> bool {
+        host || self.clock != BoardClock::Lockstep
     }
 
-    fn write(&mut self, now: Instant, frame: &[u8], stat: usize) {
-        if self.lost.is_some() {
-            return;
-        }
-        let host = channel_of(frame) == Some(Channel::Host.to_byte());
+    /// A frame through the line in one direction (`down`: towards the board): the scenario's
+    /// host-line drops and faults, then `--fault`. `None` when it is lost.
+    fn through(&mut self, now: Instant, host: bool, down: bool, frame: &[u8]) -> Option<Vec<u8>> {
         let mut bytes = frame.to_vec();
         if host {
             if self.host_down_until.is_some_and(|t| now < t) {
-                self.stats[stat].lost += 1;
-                return;
+                return None;
             }
-            match self.host_line.pass(&bytes) {
-                Some(b) => bytes = b,
-                None => {
-                    self.stats[stat].lost += 1;
-                    return;
-                }
-            }
+            bytes = self.host_line.pass(&bytes)?;
         }
-        if self.faulty(channel_of(frame)) {
-            if !self.down.faults.delay.is_zero() {
-                std::thread::sleep(self.down.faults.delay);
-            }
-            match self.down.pass(&bytes) {
-                Some(b) => bytes = b,
-                None => {
-                    self.stats[stat].lost += 1;
-                    return;
-                }
-            }
+        if self.faulty(host) {
+            let line = if down { &mut self.down } else { &mut self.up };
+            bytes = line.pass(&bytes)?;
         }
+        Some(bytes)
+    }
+
+    /// Writes a frame of the host link (`host`) or the plant link towards the board.
+    fn write(&mut self, now: Instant, host: bool, frame: &[u8]) {
+        if self.lost.is_some() {
+            return;
+        }
+        let stat = if host { 0 } else { 3 };
+        if self.faulty(host) && !self.down.faults.delay.is_zero() {
+            std::thread::sleep(self.down.faults.delay);
+        }
+        let Some(bytes) = self.through(now, host, true, frame) else {
+            self.stats[stat].lost += 1;
+            return;
+        };
         self.stats[stat].bytes += bytes.len() as u64;
-        let written = if host { self.port.write(&bytes) } else { self.port.write_second(&bytes) };
-        if let Err(e) = written {
+        let write = |port: &mut Port| if host { port.write(&bytes) } else { port.write_second(&bytes) };
+        if let Err(e) = write(&mut self.port) {
             self.port_failed(&e);
             if self.lost.is_none() {
-                let _ = if host { self.port.write(&bytes) } else { self.port.write_second(&bytes) };
+                let _ = write(&mut self.port); // reopened: once more
             }
         }
         self.written.push(bytes);
@@ -154,12 +153,12 @@ impl BoardBox for RemoteBoard {
     }
 
     fn host_down(&mut self, now: Instant, bytes: &[u8]) {
-        self.write(now, bytes, 0);
+        self.write(now, true, bytes);
     }
 
     fn plant_up(&mut self, now: Instant, bytes: &[u8]) {
         if self.plant {
-            self.write(now, bytes, 3);
+            self.write(now, false, bytes);
         }
     }
 
@@ -192,21 +191,9 @@ impl BoardBox for RemoteBoard {
             for frame in splitter.push(&bytes) {
                 progress = true;
                 io.wire.push((false, frame.clone()));
-                let channel = channel_of(&frame);
-                let host = channel == Some(Channel::Host.to_byte());
-                let mut frame = Some(frame);
-                if host {
-                    if self.host_down_until.is_some_and(|t| now < t) {
-                        frame = None;
-                    } else {
-                        frame = frame.and_then(|f| self.host_line.pass(&f));
-                    }
-                }
-                if self.faulty(channel) {
-                    frame = frame.and_then(|f| self.up.pass(&f));
-                }
+                let host = channel_of(&frame) == Some(Channel::Host.to_byte());
                 let stat = if host { 1 } else { 2 };
-                match frame {
+                match self.through(now, host, false, &frame) {
                     Some(f) => {
                         self.stats[stat].bytes += f.len() as u64;
                         if host {
