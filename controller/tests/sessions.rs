@@ -68,19 +68,25 @@ fn bundle_of_three_keys_is_presented_in_minimal_travel_order() {
     assert_eq!(w.automat.presented, [2, 28, 27]);
 }
 
-#[test]
-fn wrong_tagged_key_is_noticed_taken_back_and_the_right_one_returned() {
-    let (k1, k2) = (key(1, 4), key(2, 9));
-    let mut w = World::new(vec![k1.clone(), k2.clone()]);
+/// Keys 1 (slot 4) and 2 (slot 9) under a contract each, both taken; user 1 holds both (say a
+/// colleague's key was handed over), types their PIN and hangs key 2 in key 1's slot, the door
+/// still open. Returns the world and the two keys.
+fn wrong_key_hung_in_key_ones_slot() -> (World, Item, Item) {
+    let mut w = World::new(vec![key(1, 4), key(2, 9)]);
     let (_, pin1) = w.contract(NewContract::new(A, vec![KeyId(1)], vec![ContactId(1)]));
     let (_, pin2) = w.contract(NewContract::new(A, vec![KeyId(2)], vec![ContactId(2)]));
     let one = w.take_with(&pin1)[0];
     let two = w.take_with(&pin2)[0];
-    // User 1 holds both (say a colleague's key was handed over) and hangs the wrong one.
     w.automat.hand = vec![one, two];
     w.enter_pin(&pin1);
     assert!(w.open_door());
     w.hang(two);
+    (w, one, two)
+}
+
+#[test]
+fn wrong_tagged_key_is_noticed_taken_back_and_the_right_one_returned() {
+    let (mut w, one, two) = wrong_key_hung_in_key_ones_slot();
     assert!(w.display.iter().any(|d| d.contains("Wrong key")), "noticed while open: {:?}", w.display);
     w.close_door();
     w.advance(Duration::from_secs(1));
@@ -100,15 +106,7 @@ fn wrong_tagged_key_is_noticed_taken_back_and_the_right_one_returned() {
 
 #[test]
 fn wrong_key_left_behind_is_an_incident_with_images() {
-    let mut w = World::new(vec![key(1, 4), key(2, 9)]);
-    let (_, pin1) = w.contract(NewContract::new(A, vec![KeyId(1)], vec![ContactId(1)]));
-    let (_, pin2) = w.contract(NewContract::new(A, vec![KeyId(2)], vec![ContactId(2)]));
-    let one = w.take_with(&pin1)[0];
-    let two = w.take_with(&pin2)[0];
-    w.automat.hand = vec![one, two];
-    w.enter_pin(&pin1);
-    assert!(w.open_door());
-    w.hang(two);
+    let (mut w, _, _) = wrong_key_hung_in_key_ones_slot();
     w.close_door();
     w.advance(Duration::from_secs(60)); // walks away: the take-back window expires
     let alert =
