@@ -72,15 +72,50 @@ fn describe(m: &Matcher) -> String {
     }
 }
 
-/// The failures of a run, the first unmet expectation first, each with its simulated time.
-pub fn judge(
+/// One expectation's verdict.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// The expectation, as [`descriptions`] gives it.
+    pub text: String,
+    /// When it was met (an expected event) or broken (a forbidden one).
+    pub at: Option<Instant>,
+    /// Why it is not met; empty when it is.
+    pub failures: Vec<String>,
+}
+
+fn window(after: Option<crate::scenario::Offset>, before: Option<crate::scenario::Offset>) -> String {
+    match (after, before) {
+        (Some(a), Some(b)) => {
+            format!(" between {} and {}", fmt_time(Instant::ZERO + a.0), fmt_time(Instant::ZERO + b.0))
+        }
+        (Some(a), None) => format!(" after {}", fmt_time(Instant::ZERO + a.0)),
+        (None, Some(b)) => format!(" by {}", fmt_time(Instant::ZERO + b.0)),
+        (None, None) => String::new(),
+    }
+}
+
+/// The expectations, described: the expected events in order, the forbidden ones, the end state.
+pub fn descriptions(expect: &Expect) -> Vec<String> {
+    let events = expect.events.iter().map(|e| format!("{}{}", describe(&e.event), window(e.after, e.before)));
+    let never = expect.never.iter().map(|m| format!("never {}", describe(m)));
+    let end = expect.end.iter().map(|_| "end state".to_string());
+    events.chain(never).chain(end).collect()
+}
+
+/// Every expectation's verdict, in the order of [`descriptions`]; their failures, the first unmet
+/// expectation first, each with its simulated time, are the run's.
+pub fn verdicts(
     expect: &Expect,
     observed: &[Observed],
     registry: Option<&Registry>,
     automats: &[AutomatId],
     doors_open: &[bool],
-) -> Vec<String> {
-    let mut failures = Vec::new();
+) -> Vec<Verdict> {
+    let mut texts = descriptions(expect).into_iter();
+    let mut verdicts = Vec::new();
+    let mut verdict = |at, failures| {
+        verdicts.push(Verdict { text: texts.next().unwrap_or_default(), at, failures });
+    };
     let end = observed.last().map_or(Instant::ZERO, |o| o.at);
     let mut from = 0usize;
     for e in &expect.events {
@@ -92,35 +127,35 @@ pub fn judge(
             .position(|o| matches(&e.event, &o.what) && o.at >= lo && hi.is_none_or(|h| o.at <= h))
             .map(|p| p + start);
         match found {
-            Some(i) => from = i + 1,
+            Some(i) => {
+                from = i + 1;
+                verdict(Some(observed[i].at), Vec::new());
+            }
             None => {
-                let window = match (e.after, e.before) {
-                    (Some(a), Some(b)) => format!(
-                        " between {} and {}",
-                        fmt_time(Instant::ZERO + a.0),
-                        fmt_time(Instant::ZERO + b.0)
-                    ),
-                    (Some(a), None) => format!(" after {}", fmt_time(Instant::ZERO + a.0)),
-                    (None, Some(b)) => format!(" by {}", fmt_time(Instant::ZERO + b.0)),
-                    (None, None) => String::new(),
-                };
                 let order =
                     if expect.in_order && from > 0 { " (after the previous expected event)" } else { "" };
                 let when = hi.map_or(end, |h| h.min(end.max(h)));
-                failures.push(format!(
-                    "{}: expected {}{window}{order}, not seen",
+                let failure = format!(
+                    "{}: expected {}{}{order}, not seen",
                     fmt_time(when),
-                    describe(&e.event)
-                ));
+                    describe(&e.event),
+                    window(e.after, e.before)
+                );
+                verdict(None, vec![failure]);
             }
         }
     }
     for m in &expect.never {
-        if let Some(o) = observed.iter().find(|o| matches(m, &o.what)) {
-            failures.push(format!("{}: {} occurred, which must not happen", fmt_time(o.at), describe(m)));
+        match observed.iter().find(|o| matches(m, &o.what)) {
+            Some(o) => verdict(
+                Some(o.at),
+                vec![format!("{}: {} occurred, which must not happen", fmt_time(o.at), describe(m))],
+            ),
+            None => verdict(None, Vec::new()),
         }
     }
     if let Some(f) = &expect.end {
+        let mut failures = Vec::new();
         let t = fmt_time(end);
         match registry {
             None if !f.keys.is_empty() || f.open_alerts.is_some() => {
@@ -168,8 +203,9 @@ pub fn judge(
                 failures.push(format!("{t}: final: door of automat {id} should be {door:?}"));
             }
         }
+        verdict(None, failures);
     }
-    failures
+    verdicts
 }
 
 /// A stable, readable summary of a run's audit and alert events, for snapshots.

@@ -11,6 +11,8 @@
 //! - [`app`]: the same run as a Bevy app, one plugin per feature (headless here; the 3D viewer
 //!   builds on it).
 //! - [`expect`] judges a run; [`trace`] writes it; [`suite`] runs many in parallel and reports.
+//! - [`replay`]: a trace read back, the state of every automat at any moment (the viewer's
+//!   model; `viewer` draws it in 3D behind the `viewer` feature).
 //! - [`swarm`]: random scenarios from seeds, checked against the invariants every run is
 //!   checked against, failures shrunk to reproducers.
 
@@ -19,10 +21,13 @@ pub mod board_box;
 pub mod electronics;
 pub mod expect;
 pub mod plant;
+pub mod replay;
 pub mod run;
 pub mod scenario;
 pub mod suite;
 pub mod swarm;
 pub mod trace;
 pub mod users;
+#[cfg(feature = "viewer")]
+pub mod viewer;
 pub mod wire;

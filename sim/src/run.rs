@@ -29,8 +29,9 @@ use crate::expect::{self, Observation, Observed};
 use crate::plant::look::{self, Conditions};
 use crate::plant::{AutomatPlant, CameraFault, Item, Look, TagFault};
 use crate::scenario::{self, Action, Code, ContractSpec, OnWrong, Scenario};
-use crate::trace::{Header, TraceEvent, TraceWriter};
+use crate::trace::{Header, HookItem, SceneAutomat, SceneUser, TraceEvent, TraceWriter};
 use crate::users::{Act, REACTION, User};
+use firmware_proto::types::IndicatorMode;
 
 mod invariants;
 
@@ -115,6 +116,18 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic".into())
 }
 
+/// How finely the trace samples a carousel's path.
+const CAROUSEL_PATH_STEP: Duration = Duration::from_millis(50);
+
+/// What the trace last said about a plant, so that only changes are written.
+#[derive(Debug, Default)]
+struct Shown {
+    carousel: Option<u64>,
+    /// Latched, door open, LEDs, powered, mains.
+    cabinet: Option<(bool, bool, [IndicatorMode; 4], bool, bool)>,
+    hooks: Vec<Option<Item>>,
+}
+
 /// A run in progress. See the [module docs](self).
 pub struct Run {
     scenario: Scenario,
@@ -136,6 +149,8 @@ pub struct Run {
     last_user: Vec<Option<String>>,
     problems: Vec<String>,
     trace: TraceWriter,
+    /// What the trace last said about each plant.
+    shown: Vec<Shown>,
     images: Option<PathBuf>,
     rng: ChaCha8Rng,
     finished: bool,
@@ -286,9 +301,11 @@ impl Run {
             asked: None,
             skipped: Vec::new(),
             trace,
+            shown: (0..n).map(|_| Shown::default()).collect(),
             images: options.images,
             rng,
         };
+        run.show_scene();
         run.setup();
         run.tick();
         run
@@ -315,6 +332,69 @@ impl Run {
 
     fn emit(&mut self, event: TraceEvent) {
         self.trace.event(self.now.as_micros(), &event);
+    }
+
+    /// Writes the scene event: what a replay draws the run with.
+    fn show_scene(&mut self) {
+        let sc = &self.scenario;
+        let automats = sc
+            .automats
+            .iter()
+            .map(|a| SceneAutomat { id: a.id, name: a.name.clone(), slots: a.slots })
+            .collect();
+        let users = self.scenario_users();
+        let expectations = expect::descriptions(&sc.expect);
+        self.emit(TraceEvent::Scene { automats, users, expectations });
+    }
+
+    fn scenario_users(&self) -> Vec<SceneUser> {
+        let sc = &self.scenario;
+        sc.users
+            .iter()
+            .map(|u| SceneUser {
+                name: u.name.clone(),
+                automat: u.automat.and_then(|a| self.automat_index(a)).unwrap_or(0),
+            })
+            .collect()
+    }
+
+    /// Writes what changed on the plants since the trace last said (only when tracing): the
+    /// carousel's path, the cabinet's outside, the hooks.
+    fn show_plants(&mut self) {
+        if !self.trace.is_on() {
+            return;
+        }
+        for i in 0..self.plants.len() {
+            let plant = &self.plants[i];
+            let shown = &mut self.shown[i];
+            let mut events = Vec::new();
+            let revision = plant.carousel.revision();
+            if shown.carousel != Some(revision) {
+                shown.carousel = Some(revision);
+                let path = plant.carousel.path(self.now, CAROUSEL_PATH_STEP);
+                let path = path.into_iter().map(|(t, p)| (t.as_micros(), p)).collect();
+                events.push(TraceEvent::Carousel { automat: i, path });
+            }
+            let cabinet =
+                (!plant.door.releases(), plant.door.open, plant.indicators, plant.powered, plant.mains);
+            if shown.cabinet != Some(cabinet) {
+                shown.cabinet = Some(cabinet);
+                let (latched, door_open, leds, powered, mains) = cabinet;
+                events.push(TraceEvent::Cabinet { automat: i, door_open, latched, leds, powered, mains });
+            }
+            shown.hooks.resize(plant.hooks.len(), None);
+            for (slot, (now, was)) in plant.hooks.iter().zip(shown.hooks.iter_mut()).enumerate() {
+                if now != was {
+                    was.clone_from(now);
+                    let item =
+                        now.as_ref().map(|it| HookItem { key: it.key.map(|k| k.0), look: it.look.clone() });
+                    events.push(TraceEvent::Hook { automat: i, slot: slot as u8, item });
+                }
+            }
+            for e in events {
+                self.emit(e);
+            }
+        }
     }
 
     fn observe(&mut self, what: Observation) {
@@ -699,10 +779,12 @@ impl Run {
             progress |= self.phase_electronics();
             progress |= self.phase_users();
             if !progress {
+                self.show_plants();
                 return;
             }
         }
         self.problem("the simulation did not settle at one instant (10,000 rounds)".into());
+        self.show_plants();
     }
 
     fn outgoing(&mut self, o: Outgoing) {
@@ -745,16 +827,20 @@ impl Run {
                 }
                 let link = if channel == Channel::Host { "host" } else { "plant" };
                 let dir = if dir == Direction::Down { "down" } else { "up" };
-                self.emit(TraceEvent::Message { automat: i, link, dir, name, body });
+                self.emit(TraceEvent::Message { automat: i, link: link.into(), dir: dir.into(), name, body });
             }
             Outgoing::LinkNote(i, channel, note) => {
                 let link = if channel == Channel::Host { "host" } else { "plant" };
-                self.emit(TraceEvent::Link { automat: i, link, note });
+                self.emit(TraceEvent::Link { automat: i, link: link.into(), note });
             }
             Outgoing::RecoveryFailed(e) => self.problem(format!("the controller could not recover: {e}")),
             Outgoing::Wire(i, down, bytes) => {
                 let hex = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                self.emit(TraceEvent::Bytes { automat: i, dir: if down { "down" } else { "up" }, hex });
+                self.emit(TraceEvent::Bytes {
+                    automat: i,
+                    dir: (if down { "down" } else { "up" }).into(),
+                    hex,
+                });
             }
             Outgoing::BoardLost(i, why) => {
                 self.problem(format!("automat {}: the line to its board is lost: {why}", i + 1));
@@ -791,7 +877,7 @@ impl Run {
                 Err(e) => self.problems.push(format!("cannot write {}: {e}", path.display())),
             }
         }
-        self.emit(TraceEvent::Capture { automat: i, camera: cam, id, file, result });
+        self.emit(TraceEvent::Capture { automat: i, camera: cam.into(), id, file, result: result.into() });
         let automat = self.automats[i];
         self.electronics.controller_input(self.now, Input::Image { automat, id, image });
     }
@@ -1254,13 +1340,18 @@ impl Run {
         let mut failures = self.problems.clone();
         let registry = self.electronics.controller().map(|c| c.registry().clone());
         let doors: Vec<bool> = self.plants.iter().map(|p| p.door.open).collect();
-        failures.extend(expect::judge(
+        let verdicts = expect::verdicts(
             &self.scenario.expect,
             &self.observed,
             registry.as_ref(),
             &self.automats,
             &doors,
-        ));
+        );
+        for v in verdicts {
+            let at = v.at.map(|t| t.as_micros());
+            self.emit(TraceEvent::Expectation { text: v.text, met: v.failures.is_empty(), at });
+            failures.extend(v.failures);
+        }
         failures.extend(self.invariant_failures());
         if let Some(e) = self.trace.error() {
             failures.push(format!("trace not written: {e}"));

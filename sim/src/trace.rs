@@ -3,9 +3,16 @@
 //! other line is one event with its simulated time in microseconds. `scenarios/README.md`
 //! documents the event types.
 
+use std::borrow::Cow;
 use std::io::Write;
 
-use serde::Serialize;
+use firmware_proto::types::IndicatorMode;
+use serde::{Deserialize, Serialize};
+
+use crate::plant::Look;
+
+/// A fixed word in an event (`host`, `down`, `front` …): written from constants, read back owned.
+pub type Word = Cow<'static, str>;
 
 /// The trace format's name.
 pub const FORMAT: &str = "key-automat-trace";
@@ -29,10 +36,91 @@ pub struct Header<'a> {
     pub source: &'a str,
 }
 
+/// An automat of the [`TraceEvent::Scene`].
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SceneAutomat {
+    /// Its id in the scenario.
+    pub id: u32,
+    /// Its name.
+    pub name: String,
+    /// Slots on its carousel.
+    pub slots: u8,
+}
+
+/// A user of the [`TraceEvent::Scene`].
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SceneUser {
+    /// Their name.
+    pub name: String,
+    /// The automat (index) they stand at.
+    pub automat: usize,
+}
+
+/// Something hanging on a hook, as the viewer draws it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct HookItem {
+    /// The fleet key it is, if it is one.
+    pub key: Option<u32>,
+    /// How its fob looks.
+    pub look: Look,
+}
+
 /// One event.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TraceEvent {
+    /// What a replay needs to draw the run without its scenario file: the automats, the users
+    /// and the expectations. At time 0, right after the header.
+    Scene {
+        /// The automats, by index.
+        automats: Vec<SceneAutomat>,
+        /// The users.
+        users: Vec<SceneUser>,
+        /// The expectations, described, in the scenario's order.
+        expectations: Vec<String>,
+    },
+    /// Where the carousel goes from now: `(µs, position)` points to interpolate linearly, the
+    /// position in slots (slot `k` faces the window at `k` modulo the slot count). One point
+    /// when it rests. Written whenever its motion changes (a move, a stop, a jam, a release).
+    Carousel {
+        /// Automat index.
+        automat: usize,
+        /// The path.
+        path: Vec<(u64, f64)>,
+    },
+    /// The cabinet's outside, whenever any of it changes.
+    Cabinet {
+        /// Automat index.
+        automat: usize,
+        /// The door is open.
+        door_open: bool,
+        /// The latch holds the door (a pull would not open it).
+        latched: bool,
+        /// Indicator LEDs: Ready, Busy, Fault, Window.
+        leds: [IndicatorMode; 4],
+        /// The board has power.
+        powered: bool,
+        /// Mains is present.
+        mains: bool,
+    },
+    /// What hangs on one hook, whenever it changes (every hook's content at time 0).
+    Hook {
+        /// Automat index.
+        automat: usize,
+        /// The slot.
+        slot: u8,
+        /// What hangs there.
+        item: Option<HookItem>,
+    },
+    /// An expectation's verdict, written at the end of the run.
+    Expectation {
+        /// The expectation, described as in [`TraceEvent::Scene`].
+        text: String,
+        /// Met.
+        met: bool,
+        /// When it was met or broken, µs (none: never seen, or the end state).
+        at: Option<u64>,
+    },
     /// A timeline step began.
     Step {
         /// Its index in the timeline.
@@ -45,9 +133,9 @@ pub enum TraceEvent {
         /// Automat index.
         automat: usize,
         /// `host` or `plant`.
-        link: &'static str,
+        link: Word,
         /// `down` (controller → board → plant) or `up`.
-        dir: &'static str,
+        dir: Word,
         /// Message name.
         name: String,
         /// The message, in full.
@@ -58,7 +146,7 @@ pub enum TraceEvent {
         /// Automat index.
         automat: usize,
         /// `host` or `plant`.
-        link: &'static str,
+        link: Word,
         /// What.
         note: String,
     },
@@ -83,13 +171,13 @@ pub enum TraceEvent {
         /// Automat index.
         automat: usize,
         /// `front` or `internal`.
-        camera: &'static str,
+        camera: Word,
         /// The capture id.
         id: u64,
         /// The PNG written, relative to the trace, if images are kept.
         file: Option<String>,
         /// `ok`, `fail` or `black`.
-        result: &'static str,
+        result: Word,
     },
     /// A user did something.
     User {
@@ -117,7 +205,7 @@ pub enum TraceEvent {
         /// Automat index.
         automat: usize,
         /// `down` (towards the board) or `up`.
-        dir: &'static str,
+        dir: Word,
         /// The bytes, in hex.
         hex: String,
     },
@@ -133,6 +221,9 @@ pub enum TraceEvent {
         /// Failures, first first.
         failures: Vec<String>,
     },
+    /// An event of a type this reader does not know (written by a newer version); skipped.
+    #[serde(other, skip_serializing)]
+    Unknown,
 }
 
 /// A trace writer (or a sink that keeps nothing).
@@ -159,6 +250,11 @@ impl TraceWriter {
     /// A writer to `out`, or one that drops everything.
     pub fn new(out: Option<Box<dyn Write + Send + Sync>>) -> Self {
         TraceWriter { out, lines: 0, failed: None }
+    }
+
+    /// Whether anything is written (a trace is wanted and writing has not failed).
+    pub fn is_on(&self) -> bool {
+        self.out.is_some()
     }
 
     /// Writes the header.

@@ -63,6 +63,8 @@ pub struct Carousel {
     pending_lost: f64,
     /// Encoder noise amplitude, counts (each reading is off by up to this much).
     pub noise: u32,
+    /// Bumped whenever the motion changes (a move starts or stops, a jam comes or goes).
+    revision: u64,
 }
 
 impl Carousel {
@@ -77,6 +79,7 @@ impl Carousel {
             stall: None,
             pending_lost: 0.0,
             noise: 0,
+            revision: 0,
         }
     }
 
@@ -154,6 +157,7 @@ impl Carousel {
         let lost = std::mem::take(&mut self.pending_lost).min(distance.unsigned_abs() as f64);
         let dir = if distance < 0 { -1.0 } else { 1.0 };
         self.moving = Some(Move { start: now, from, profile, dir, lost });
+        self.revision += 1;
         true
     }
 
@@ -169,6 +173,7 @@ impl Carousel {
         }
         self.rest = self.position(now).round();
         self.moving = None;
+        self.revision += 1;
         true
     }
 
@@ -180,6 +185,7 @@ impl Carousel {
     /// Jams the mechanism from `now` for `duration` (`None`: until [`Carousel::clear_stall`]).
     pub fn jam(&mut self, now: Instant, duration: Option<Duration>) {
         self.stall = Some(Stall { from: now, until: duration.map(|d| now + d) });
+        self.revision += 1;
     }
 
     /// Frees a jam at `now`.
@@ -188,7 +194,29 @@ impl Carousel {
             && s.until.is_none_or(|u| u > now)
         {
             s.until = Some(now);
+            self.revision += 1;
         }
+    }
+
+    /// Changes whenever the motion does: a path from [`Carousel::path`] holds until then.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// Where the rotor goes from `now` until the running move ends: positions in slots every
+    /// `every`, and the end; one point at rest. Exact as long as the motion does not change.
+    pub fn path(&self, now: Instant, every: Duration) -> Vec<(Instant, f64)> {
+        let slots = |t| self.position(t) / f64::from(self.counts_per_slot);
+        let mut path = vec![(now, slots(now))];
+        if let Some(end) = self.move_end() {
+            let mut t = now + every;
+            while t < end {
+                path.push((t, slots(t)));
+                t += every;
+            }
+            path.push((end, slots(end)));
+        }
+        path
     }
 
     /// Makes the next move lose `counts` steps.
