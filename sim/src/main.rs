@@ -4,6 +4,7 @@
 //! sim run [--jobs N] [--junit FILE] [--out DIR] [--seed N] [--filter TEXT] [--shard K/N] <files or dirs>...
 //! sim check <files or dirs>...
 //! sim swarm --seeds N [--from S] [--jobs J] [--out DIR]
+//! sim view [--at TIME] [--screenshot PNG] [--size WxH] [--seed N] <scenario.ron | trace.jsonl | DIR>
 //! ```
 //! Exit codes: 0 all passed (or all valid), 1 a scenario failed, 2 bad input.
 
@@ -62,6 +63,28 @@ enum Command {
         #[arg(long, default_value = "swarm-failures")]
         out: PathBuf,
     },
+    /// Watch a scenario (simulated live) or a recorded trace in 3D (needs the `viewer` feature:
+    /// `cargo run -p sim --features viewer -- view …`).
+    View {
+        /// A scenario file, a trace (`trace.jsonl` from `sim run --out` or `hil run --out`), or
+        /// the directory holding one.
+        path: PathBuf,
+        /// Start at this simulated time (`"90s"`, `"1h 2m 3.5s"`).
+        #[arg(long, value_parser = parse_time, default_value = "0s")]
+        at: u64,
+        /// Render the moment `--at` into this PNG and exit.
+        #[arg(long)]
+        screenshot: Option<PathBuf>,
+        /// Window size in pixels, `WxH`.
+        #[arg(long, value_parser = parse_size, default_value = "1280x720")]
+        size: (u32, u32),
+        /// Seed for a scenario (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Play at 10× for this many frames once drawn, print the frame rate and exit.
+        #[arg(long, hide = true)]
+        measure_frames: Option<u32>,
+    },
     /// Check scenario files without running them.
     Check {
         /// Scenario files, or directories searched for `*.ron`.
@@ -80,10 +103,27 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     Ok((k, n))
 }
 
+fn parse_time(s: &str) -> Result<u64, String> {
+    sim::scenario::Offset::parse(s).map(|o| o.0.as_micros() as u64)
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("{s:?} is not WxH, like 1280x720"))?;
+    let w: u32 = w.parse().map_err(|_| format!("width {w:?} is not a number"))?;
+    let h: u32 = h.parse().map_err(|_| format!("height {h:?} is not a number"))?;
+    if !(64..=8192).contains(&w) || !(64..=8192).contains(&h) {
+        return Err(format!("{w}x{h}: width and height must be 64 to 8192"));
+    }
+    Ok((w, h))
+}
+
 #[allow(clippy::print_stdout)]
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::View { path, at, screenshot, size, seed, measure_frames } => {
+            view(path, at, screenshot, size, seed, measure_frames)
+        }
         Command::Check { paths } => match suite::load(&paths) {
             Ok(all) => {
                 println!("{} scenarios valid", all.len());
@@ -150,5 +190,63 @@ fn report_load_errors(errors: Vec<sim::scenario::LoadError>) -> ExitCode {
     for e in errors {
         eprintln!("{:?}", miette::Report::new(e));
     }
+    ExitCode::from(2)
+}
+
+#[cfg(feature = "viewer")]
+fn view(
+    path: PathBuf,
+    at: u64,
+    screenshot: Option<PathBuf>,
+    size: (u32, u32),
+    seed: Option<u64>,
+    measure_frames: Option<u32>,
+) -> ExitCode {
+    use sim::viewer::{Source, ViewOptions, view};
+    let source = if path.extension().is_some_and(|e| e == "ron") {
+        match sim::scenario::load_file(&path) {
+            Ok(s) => {
+                let name: String =
+                    s.name.chars().map(|c| if c.is_alphanumeric() { c } else { '-' }).collect();
+                let dir = std::env::temp_dir().join(format!("sim-view-{}-{name}", std::process::id()));
+                Source::Scenario(Box::new(s), dir)
+            }
+            Err(e) => return report_load_errors(vec![e]),
+        }
+    } else if path.is_dir() {
+        Source::Trace(path.join("trace.jsonl"))
+    } else {
+        Source::Trace(path)
+    };
+    let images = match &source {
+        Source::Scenario(_, dir) => Some(dir.clone()),
+        Source::Trace(_) => None,
+    };
+    let result = view(ViewOptions { source, seed, size, at, screenshot, measure_frames });
+    if let Some(dir) = images {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(not(feature = "viewer"))]
+fn view(
+    path: PathBuf,
+    _: u64,
+    _: Option<PathBuf>,
+    _: (u32, u32),
+    _: Option<u64>,
+    _: Option<u32>,
+) -> ExitCode {
+    eprintln!(
+        "error: this sim was built without the 3D viewer; run `cargo run --release -p sim --features viewer -- view {}`",
+        path.display()
+    );
     ExitCode::from(2)
 }
