@@ -41,6 +41,20 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    /// Whether it is a fault of the automat itself (lights its Fault indicator) rather than
+    /// about a key or a person.
+    pub fn is_fault(self) -> bool {
+        matches!(
+            self,
+            AlertKind::MotorFault
+                | AlertKind::PowerLoss
+                | AlertKind::Tamper
+                | AlertKind::DoorForced
+                | AlertKind::DoorHeldOpen
+                | AlertKind::SlotMismatch
+        )
+    }
+
     /// The kind's name as scenario files and reports spell it.
     pub fn name(self) -> &'static str {
         match self {

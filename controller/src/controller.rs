@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use firmware_proto::auth::CommandSigner;
 use firmware_proto::host::{BoardToHost, HostToBoard};
-use firmware_proto::types::{PowerEvent, TamperSource};
+use firmware_proto::types::{Indicator, PowerEvent, TamperSource};
 use image::RgbImage;
 use jiff::Timestamp;
 use rand::{Rng, SeedableRng};
@@ -269,6 +269,32 @@ impl Controller {
             }
             Input::Image { automat, id, image } => self.on_image(automat, id, image),
         }
+        self.refresh_indicators();
+    }
+
+    /// Sends each paired board the indicator modes that changed (all four after pairing).
+    fn refresh_indicators(&mut self) {
+        let mut changes = Vec::new();
+        for (&automat, rt) in &self.automats {
+            if !rt.paired {
+                continue;
+            }
+            let fault = self.registry.alerts().any(|a| a.automat == Some(automat) && a.kind.is_fault());
+            let want = rt.indicators(self.now, fault);
+            if rt.leds != Some(want) {
+                changes.push((automat, rt.leds, want));
+            }
+        }
+        for (automat, had, want) in changes {
+            for (i, indicator) in Indicator::ALL.into_iter().enumerate() {
+                if had.map(|h| h[i]) != Some(want[i]) {
+                    self.send_board(automat, HostToBoard::SetIndicator { indicator, mode: want[i] });
+                }
+            }
+            if let Some(rt) = self.automats.get_mut(&automat) {
+                rt.leds = Some(want);
+            }
+        }
     }
 
     /// Fires every timer due at `now`.
@@ -296,6 +322,7 @@ impl Controller {
         for automat in ids {
             self.automat_timeouts(automat);
         }
+        self.refresh_indicators();
     }
 
     // ---- plumbing used by the other parts ----
@@ -397,6 +424,7 @@ impl Controller {
                     }
                     rt.signer.observe_board_counter(*last_counter);
                     rt.paired = ok;
+                    rt.leds = None;
                 }
                 if self.automats.get(&automat).is_some_and(|rt| rt.paired) {
                     self.start_check(automat);

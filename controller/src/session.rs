@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use firmware_proto::auth::CommandSigner;
 use firmware_proto::host::BoardToHost;
-use firmware_proto::types::TagId;
+use firmware_proto::types::{IndicatorMode, TagId};
 use image::RgbImage;
 use jiff::Timestamp;
 
@@ -119,6 +119,8 @@ pub(crate) struct AutomatRt {
     /// Keys whose slots to check once the board is paired and homed: those of a session a
     /// power cut interrupted.
     pub(crate) check: BTreeSet<KeyId>,
+    /// The indicator modes last sent (Ready, Busy, Fault, Window); `None` after (re)pairing.
+    pub(crate) leds: Option<[IndicatorMode; 4]>,
 }
 
 impl AutomatRt {
@@ -138,7 +140,21 @@ impl AutomatRt {
             at_window: None,
             homed: false,
             check: BTreeSet::new(),
+            leds: None,
         }
+    }
+
+    /// What the indicators should show: Ready while the automat can serve someone, Busy during
+    /// a session, Fault while `fault` (an open fault alert), Window while the door is open.
+    pub(crate) fn indicators(&self, now: Timestamp, fault: bool) -> [IndicatorMode; 4] {
+        let on = |b: bool| if b { IndicatorMode::On } else { IndicatorMode::Off };
+        let locked = self.locked_until.is_some_and(|t| now < t);
+        [
+            on(self.paired && self.session.is_none() && !locked && !fault),
+            on(self.session.is_some()),
+            on(fault),
+            on(self.door_open_since.is_some()),
+        ]
     }
 
     /// The automat's timers; `door_limit` is how long the door may stay open.

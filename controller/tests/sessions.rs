@@ -338,3 +338,24 @@ fn no_pin_ever_appears_in_a_record() {
         assert!(!format!("{:?}", r.event).contains(&pin));
     }
 }
+
+#[test]
+fn indicators_follow_the_automat_ready_busy_window_and_fault() {
+    use firmware_proto::types::IndicatorMode::{Off, On};
+    let mut w = World::new(vec![key(1, 4)]);
+    let (_, pin) = w.contract(NewContract::new(A, vec![KeyId(1)], vec![ContactId(1)]));
+    w.advance(Duration::from_secs(1));
+    // Ready, Busy, Fault, Window.
+    assert_eq!(w.automat.leds, [On, Off, Off, Off], "paired and idle");
+    w.enter_pin(&pin);
+    assert_eq!(w.automat.leds, [Off, On, Off, Off], "a session presents");
+    assert!(w.open_door());
+    w.take();
+    w.advance(Duration::from_millis(10));
+    assert_eq!(w.automat.leds, [Off, On, Off, On], "the door is open");
+    w.advance(Duration::from_secs(61));
+    assert_eq!(w.automat.leds[2], On, "held open: a fault");
+    w.close_door();
+    w.advance(Duration::from_secs(1));
+    assert_eq!(w.automat.leds, [On, Off, Off, Off], "closed, alarm cleared, idle again");
+}

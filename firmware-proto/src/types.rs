@@ -78,6 +78,11 @@ pub enum Indicator {
     Window,
 }
 
+impl Indicator {
+    /// Every indicator, in the order of their kinds.
+    pub const ALL: [Indicator; 4] = [Indicator::Ready, Indicator::Busy, Indicator::Fault, Indicator::Window];
+}
+
 /// How an indicator is driven.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(test, derive(Arbitrary))]

@@ -14,7 +14,7 @@ use controller::model::*;
 use controller::{BoardPairing, Camera, Controller, ControllerConfig, Input, KeypadKey, Output};
 use firmware_proto::auth::{PairingKey, pairing_proof};
 use firmware_proto::host::{BoardToHost, HostToBoard};
-use firmware_proto::types::{Capabilities, FirmwareVersion, TagId};
+use firmware_proto::types::{Capabilities, FirmwareVersion, Indicator, IndicatorMode, TagId};
 use image::{Rgb, RgbImage};
 use jiff::Timestamp;
 
@@ -87,6 +87,8 @@ pub struct FakeAutomat {
     pub presented: Vec<u8>,
     pub unlocks: u32,
     pub stall_forever: bool,
+    /// Indicator modes as driven: Ready, Busy, Fault, Window.
+    pub leds: [IndicatorMode; 4],
 }
 
 impl FakeAutomat {
@@ -102,6 +104,7 @@ impl FakeAutomat {
             presented: Vec::new(),
             unlocks: 0,
             stall_forever: false,
+            leds: [IndicatorMode::Off; 4],
         }
     }
 
@@ -285,6 +288,10 @@ impl World {
                 let tag = if f.tag_reader_ok { f.at_window().and_then(|i| i.tag) } else { None };
                 let slot = Some(f.window);
                 self.report(BoardToHost::TagRead { slot, tag });
+            }
+            HostToBoard::SetIndicator { indicator, mode } => {
+                let i = Indicator::ALL.iter().position(|x| *x == indicator).unwrap_or(0);
+                f.leds[i] = mode;
             }
             _ => {}
         }
