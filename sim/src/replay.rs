@@ -161,8 +161,8 @@ pub struct AutomatFrame {
     pub moving: bool,
     /// Door, latch, LEDs, power.
     pub cabinet: Cabinet,
-    /// When the door last opened or shut, µs (0: never).
-    pub door_moved_at: u64,
+    /// When the door last opened or shut, µs.
+    pub door_moved_at: Option<u64>,
     /// The screen line.
     pub display: String,
     /// What hangs on each hook.
@@ -454,7 +454,7 @@ impl Replay {
                 let cab = tr.cabinet.partition_point(|(s, _)| *s <= t);
                 let cabinet = cab.checked_sub(1).map_or_else(Cabinet::default, |k| tr.cabinet[k].1);
                 let moved = tr.doors.partition_point(|(s, _)| *s <= t);
-                let door_moved_at = moved.checked_sub(1).map_or(0, |k| tr.doors[k].0);
+                let door_moved_at = moved.checked_sub(1).map(|k| tr.doors[k].0);
                 let d = tr.display.partition_point(|(s, _)| *s <= t);
                 let display = d.checked_sub(1).map_or_else(String::new, |k| tr.display[k].1.clone());
                 let mut hooks = vec![None; slots];
@@ -524,7 +524,7 @@ impl AutomatFrame {
             carousel: 0.0,
             moving: false,
             cabinet: Cabinet::default(),
-            door_moved_at: 0,
+            door_moved_at: None,
             display: String::new(),
             hooks: vec![None; slots],
             user: None,

@@ -77,7 +77,8 @@ fn the_happy_run_replays_as_the_plant_had_it() {
     assert!(open.hooks[4].is_some(), "key 1 still on its hook before the take");
     assert_eq!(open.user.as_ref().map(|u| u.0.as_str()), Some("alice"));
     assert_eq!(open.display, "Take Van 3.");
-    assert!(open.door_moved_at > seconds(63.0) && open.door_moved_at <= seconds(63.9));
+    assert!(open.door_moved_at.is_some_and(|m| m > seconds(63.0) && m <= seconds(63.9)));
+    assert_eq!(start.door_moved_at, None);
     // The user photo and the before image are there at that moment; the after image not yet.
     assert_eq!(open.front.as_ref().map(|c| c.id), Some(0));
     assert_eq!(open.before.as_ref().map(|c| c.id), Some(1));

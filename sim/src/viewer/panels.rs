@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use bevy::camera::visibility::RenderLayers;
 use bevy::camera::{CameraOutputMode, Viewport};
+use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
 use bevy::prelude::*;
 use bevy::render::render_resource::BlendState;
 use bevy::window::PrimaryWindow;
@@ -58,6 +59,9 @@ fn egui_camera(mut commands: Commands, mut settings: ResMut<EguiGlobalSettings>)
     commands.spawn((
         PrimaryEguiContext,
         Camera2d,
+        Msaa::Off,
+        Tonemapping::None,
+        DebandDither::Disabled,
         RenderLayers::none(),
         Camera {
             order: 1,

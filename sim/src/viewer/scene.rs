@@ -31,7 +31,7 @@ pub(crate) const SCREEN: Vec3 = Vec3::new(0.3, 1.42, DEPTH / 2.0 + 0.012);
 const KEYPAD: Vec3 = Vec3::new(0.3, 1.0, DEPTH / 2.0 + 0.01);
 const LEDS_Y: f32 = 1.62;
 /// Where a user stands.
-pub(crate) const USER: Vec3 = Vec3::new(-0.95, 0.0, 0.7);
+pub(crate) const USER: Vec3 = Vec3::new(-0.72, 0.0, 0.8);
 
 /// Where each automat stands.
 #[derive(Resource, Debug)]
@@ -120,7 +120,7 @@ fn build_scene(
     let glass = materials.add(StandardMaterial {
         base_color: Color::srgba(0.55, 0.65, 0.75, 0.1),
         alpha_mode: AlphaMode::Blend,
-        perceptual_roughness: 0.2,
+        unlit: true,
         ..default()
     });
     let drum_mat = mat(&mut materials, Color::srgb(0.42, 0.40, 0.36));
@@ -143,16 +143,22 @@ fn build_scene(
     );
     let ring = meshes.add(Torus::new(0.008, 0.016));
 
-    // Floor and light.
+    // Floor (just under the automats: fill costs on a software rasteriser) and light: one
+    // directional light and ambient, no point lights (each costs every lit pixel).
+    let floor = layout.origins.len() as f32 * (WIDTH + 1.1) + 2.0;
     commands.spawn((
-        Mesh3d(meshes.add(Plane3d::default().mesh().size(40.0, 40.0))),
-        MeshMaterial3d(mat(&mut materials, Color::srgb(0.3, 0.31, 0.33))),
+        Mesh3d(meshes.add(Plane3d::default().mesh().size(floor, 4.0))),
+        MeshMaterial3d(materials.add(StandardMaterial {
+            base_color: Color::srgb(0.22, 0.23, 0.25),
+            unlit: true,
+            ..default()
+        })),
     ));
     commands.spawn((
-        DirectionalLight { illuminance: 6_000.0, shadow_maps_enabled: false, ..default() },
+        DirectionalLight { illuminance: 8_000.0, shadow_maps_enabled: false, ..default() },
         Transform::from_xyz(2.0, 5.0, 4.0).looking_at(Vec3::ZERO, Vec3::Y),
     ));
-    commands.insert_resource(GlobalAmbientLight { brightness: 400.0, ..default() });
+    commands.insert_resource(GlobalAmbientLight { brightness: 700.0, ..default() });
 
     for (i, automat) in replay.automats.iter().enumerate() {
         let o = layout.origin(i);
@@ -241,11 +247,7 @@ fn build_scene(
         // The carousel: a drum on the cabinet's axis, a hook per slot; slot k at angle k/slots.
         let drum_mesh = meshes.add(Cylinder::new(RADIUS - 0.04, 1.2));
         let hook_mesh = box_mesh(&mut meshes, 0.008, 0.008, 0.07);
-        let light_at = o + Vec3::new(0.0, h - 0.15, 0.15);
-        commands.spawn((
-            PointLight { intensity: 60_000.0, range: 3.0, ..default() },
-            Transform::from_translation(light_at),
-        ));
+
         commands
             .spawn((Drum { automat: i, slots }, Transform::from_translation(o + Vec3::new(0.0, 0.0, 0.0))))
             .insert(Visibility::default())
@@ -292,7 +294,12 @@ fn build_scene(
     }
     commands.insert_resource(Kit { fob, ring, metal, colours: HashMap::new() });
     let focus = layout.origin(0) + Vec3::new(0.0, 1.0, 0.2);
-    commands.spawn((Camera3d::default(), Transform::from_xyz(1.0, 1.6, 2.6).looking_at(focus, Vec3::Y)));
+    // No multisampling: on a software rasteriser (lavapipe) 4× MSAA costs most of the frame.
+    commands.spawn((
+        Camera3d::default(),
+        Msaa::Off,
+        Transform::from_xyz(1.0, 1.6, 2.6).looking_at(focus, Vec3::Y),
+    ));
 }
 
 fn led_colour(which: usize, level: f32) -> Color {
@@ -324,7 +331,7 @@ fn swing_doors(current: Res<Current>, mut hinges: Query<(&Hinge, &mut Transform)
     let t = current.0.t;
     for (hinge, mut tf) in &mut hinges {
         let Some(a) = current.0.automats.get(hinge.0) else { continue };
-        let since = t.saturating_sub(a.door_moved_at) as f32 / 1e6;
+        let since = a.door_moved_at.map_or(f32::INFINITY, |m| t.saturating_sub(m) as f32 / 1e6);
         let progress = (since / SWING_S).clamp(0.0, 1.0);
         let eased = progress * progress * (3.0 - 2.0 * progress);
         let open = if a.cabinet.door_open { eased } else { 1.0 - eased };
@@ -415,7 +422,7 @@ fn place_users(current: Res<Current>, mut figures: Query<(&Figure, &mut Visibili
 }
 
 /// The follow camera's yaw, pitch (radians) and distance (metres) from the focus.
-const FOLLOW: (f32, f32, f32) = (0.32, 0.2, 2.9);
+const FOLLOW: (f32, f32, f32) = (0.22, 0.2, 3.3);
 
 /// The camera: following the automat in view, or orbiting freely (drag to turn, wheel to zoom).
 fn camera(
@@ -438,7 +445,7 @@ fn camera(
         }
         *dist = (*dist * (1.0 - scroll * 0.1)).clamp(0.8, 12.0);
     }
-    let focus = layout.origin(playback.automat) + Vec3::new(0.0, 1.0, 0.2);
+    let focus = layout.origin(playback.automat) + Vec3::new(-0.25, 0.95, 0.3);
     let (yaw, pitch, dist) = if playback.follow { FOLLOW } else { (*yaw, *pitch, *dist) };
     let eye = focus + dist * Vec3::new(yaw.sin() * pitch.cos(), pitch.sin(), yaw.cos() * pitch.cos());
     for mut tf in &mut cameras {
