@@ -50,6 +50,8 @@ fn clock(mut sim: ResMut<'_, Sim>, mut exit: MessageWriter<'_, AppExit>) {
     sim.progress = false;
     sim.rounds = 0;
     let Some(run) = sim.run.as_mut() else { return };
+    // The instant has settled: the trace says what changed on the plants.
+    run.show_plants();
     if run.is_finished() {
         if let Some(run) = sim.run.take() {
             sim.outcome = Some(run.finish());

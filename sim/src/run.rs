@@ -359,8 +359,8 @@ impl Run {
     }
 
     /// Writes what changed on the plants since the trace last said (only when tracing): the
-    /// carousel's path, the cabinet's outside, the hooks.
-    fn show_plants(&mut self) {
+    /// carousel's path, the cabinet's outside, the hooks. Called once an instant has settled.
+    pub fn show_plants(&mut self) {
         if !self.trace.is_on() {
             return;
         }

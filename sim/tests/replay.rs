@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use firmware_proto::types::IndicatorMode;
 use sim::replay::{Kind, Live, Replay};
-use sim::run::{RunOptions, run_plain};
+use sim::run::{RunOptions, run_plain, run_scenario};
 use sim::scenario::{Scenario, load_file};
 
 #[derive(Clone, Default)]
@@ -35,6 +35,25 @@ fn trace_of(s: &Scenario) -> String {
     assert!(out.passed, "{:?}", out.failures);
     let bytes = buf.0.lock().expect("lock").clone();
     String::from_utf8(bytes).expect("utf-8")
+}
+
+#[test]
+fn the_bevy_app_and_the_plain_loop_write_the_same_trace() {
+    // `sim run` and `hil run` go through the Bevy app, the viewer's live runs through the plain
+    // loop: a replay must not depend on which.
+    for name in
+        ["happy_take_and_return.ron", "wrong_key_returned_taken_back.ron", "power_cut_mid_rotation.ron"]
+    {
+        let s = scenario(name);
+        let plain = trace_of(&s);
+        let buf = Shared::default();
+        let out =
+            run_scenario(&s, RunOptions { trace: Some(Box::new(buf.clone())), ..RunOptions::default() });
+        assert!(out.passed, "{name}: {:?}", out.failures);
+        let app = String::from_utf8(buf.0.lock().expect("lock").clone()).expect("utf-8");
+        assert_eq!(app, plain, "{name}");
+        assert!(app.contains("\"type\":\"cabinet\"") && app.matches("\"type\":\"carousel\"").count() > 2);
+    }
 }
 
 fn replay_of(text: &str) -> Replay {

@@ -301,7 +301,7 @@ fn unattended_frames(
     });
 }
 
-/// Where each automat's presentation window and carousel drum are in the picture, in pixels
+/// Where each automat's presentation window and the top of its carousel drum are in the picture, in pixels
 /// (`[left, top, right, bottom]`), as JSON: written beside a screenshot, for tests and figure
 /// captions.
 fn regions(layout: &scene::Layout, current: &Current, camera: Option<(&Camera, &GlobalTransform)>) -> String {
@@ -331,11 +331,11 @@ fn regions(layout: &scene::Layout, current: &Current, camera: Option<(&Camera, &
                 .iter()
                 .map(|(x, y)| o + Vec3::new(*x, scene::WINDOW_Y + y, z))
                 .collect();
-            let r = scene::RADIUS;
+            // The drum's top, seen through the glass top.
+            let r = scene::RADIUS - 0.04;
             let drum: Vec<Vec3> = [-r, r]
                 .iter()
-                .flat_map(|x| [-r, r].map(move |z| (*x, z)))
-                .flat_map(|(x, z)| [0.35, 1.55].map(move |y| o + Vec3::new(x, y, z)))
+                .flat_map(|x| [-r, r].map(move |z| o + Vec3::new(*x, scene::DRUM_TOP, z)))
                 .collect();
             let json = |r: Option<[u32; 4]>| r.map_or("null".to_string(), |r| format!("{r:?}"));
             format!(

@@ -198,9 +198,9 @@ fn panels(
         };
         let origin = layout.origin(point.automat);
         let at = tf.translation();
-        // The fob at the window, and those seen through the glass (not behind the front panel).
-        let at_window = (at.x - origin.x).abs() < 0.03 && at.z > origin.z;
-        if !(at_window || at.z - origin.z < RADIUS * 0.6) || item.look.label.is_empty() {
+        // The fob at the window: the others are behind the front panel.
+        let at_window = (at.x - origin.x).abs() < 0.03 && at.z - origin.z > RADIUS * 0.9;
+        if !at_window || item.look.label.is_empty() {
             continue;
         }
         if let Some(p) = project(at - Vec3::Y * 0.09) {
@@ -221,7 +221,7 @@ fn panels(
                 p,
                 egui::Align2::CENTER_CENTER,
                 text,
-                egui::FontId::monospace(11.0),
+                egui::FontId::monospace(9.0),
                 egui::Color32::from_rgb(140, 255, 160),
             );
         }

@@ -20,6 +20,8 @@ pub(crate) const DEPTH: f32 = 1.0;
 /// Drum radius and the hooks' height.
 pub(crate) const RADIUS: f32 = 0.40;
 pub(crate) const HOOK_Y: f32 = 1.12;
+/// The drum's top (its bottom stands at 0.35 m).
+pub(crate) const DRUM_TOP: f32 = 1.84;
 /// The presentation window in the front panel: centre height, width, height.
 pub(crate) const WINDOW_Y: f32 = 1.05;
 pub(crate) const WINDOW_W: f32 = 0.1;
@@ -27,7 +29,7 @@ pub(crate) const WINDOW_H: f32 = 0.3;
 /// How long the door takes to swing, simulated seconds.
 const SWING_S: f32 = 0.6;
 /// Where things sit on the front panel, relative to the cabinet's centre line.
-pub(crate) const SCREEN: Vec3 = Vec3::new(0.3, 1.42, DEPTH / 2.0 + 0.012);
+pub(crate) const SCREEN: Vec3 = Vec3::new(0.25, 1.42, DEPTH / 2.0 + 0.012);
 const KEYPAD: Vec3 = Vec3::new(0.3, 1.0, DEPTH / 2.0 + 0.01);
 const LEDS_Y: f32 = 1.62;
 /// Where a user stands.
@@ -130,6 +132,10 @@ fn build_scene(
         ..default()
     });
     let metal = mat(&mut materials, Color::srgb(0.75, 0.75, 0.72));
+    let marker_mat =
+        materials.add(StandardMaterial { base_color: Color::srgb(1.0, 0.8, 0.1), unlit: true, ..default() });
+    let marker_back =
+        materials.add(StandardMaterial { base_color: Color::srgb(0.1, 0.45, 1.0), unlit: true, ..default() });
     let mut fob = HashMap::new();
     fob.insert(Shape::Round, meshes.add(Cylinder::new(0.03, 0.01)));
     fob.insert(Shape::Square, box_mesh(&mut meshes, 0.055, 0.055, 0.01));
@@ -215,7 +221,7 @@ fn build_scene(
             });
         // Screen and keypad.
         commands.spawn((
-            Mesh3d(box_mesh(&mut meshes, 0.24, 0.09, 0.01)),
+            Mesh3d(box_mesh(&mut meshes, 0.34, 0.07, 0.01)),
             MeshMaterial3d(screen_mat.clone()),
             Transform::from_translation(o + SCREEN),
         ));
@@ -245,7 +251,8 @@ fn build_scene(
             ));
         }
         // The carousel: a drum on the cabinet's axis, a hook per slot; slot k at angle k/slots.
-        let drum_mesh = meshes.add(Cylinder::new(RADIUS - 0.04, 1.2));
+        let drum_mesh = meshes.add(Cylinder::new(RADIUS - 0.04, DRUM_TOP - 0.35));
+        let marker_mesh = box_mesh(&mut meshes, 0.05, 0.01, RADIUS - 0.04);
         let hook_mesh = box_mesh(&mut meshes, 0.008, 0.008, 0.07);
 
         commands
@@ -255,8 +262,17 @@ fn build_scene(
                 drum.spawn((
                     Mesh3d(drum_mesh),
                     MeshMaterial3d(drum_mat.clone()),
-                    Transform::from_xyz(0.0, 0.95, 0.0),
+                    Transform::from_xyz(0.0, (DRUM_TOP + 0.35) / 2.0, 0.0),
                 ));
+                // A bar across the drum's top, yellow towards slot 0, blue towards the opposite
+                // slot: seen through the glass top, it shows how far the carousel has turned.
+                for (mat, z) in [(&marker_mat, 1.0), (&marker_back, -1.0)] {
+                    drum.spawn((
+                        Mesh3d(marker_mesh.clone()),
+                        MeshMaterial3d(mat.clone()),
+                        Transform::from_xyz(0.0, DRUM_TOP + 0.005, z * (RADIUS - 0.04) / 2.0),
+                    ));
+                }
                 for slot in 0..slots {
                     let a = slot as f32 / slots as f32 * TAU;
                     let dir = Vec3::new(a.sin(), 0.0, a.cos());
@@ -422,7 +438,7 @@ fn place_users(current: Res<Current>, mut figures: Query<(&Figure, &mut Visibili
 }
 
 /// The follow camera's yaw, pitch (radians) and distance (metres) from the focus.
-const FOLLOW: (f32, f32, f32) = (0.22, 0.2, 3.3);
+const FOLLOW: (f32, f32, f32) = (0.22, 0.42, 3.4);
 
 /// The camera: following the automat in view, or orbiting freely (drag to turn, wheel to zoom).
 fn camera(
