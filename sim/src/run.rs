@@ -17,7 +17,7 @@ use firmware_proto::Instant;
 use firmware_proto::auth::{CommandSigner, PairingKey};
 use firmware_proto::board::BoardConfig;
 use firmware_proto::frame::Channel;
-use firmware_proto::types::TagId;
+use firmware_proto::types::{IndicatorMode, TagId};
 use image::RgbImage;
 use jiff::Timestamp;
 use rand::{Rng, SeedableRng};
@@ -31,7 +31,6 @@ use crate::plant::{AutomatPlant, CameraFault, Item, Look, TagFault};
 use crate::scenario::{self, Action, Code, ContractSpec, OnWrong, Scenario};
 use crate::trace::{Header, HookItem, SceneAutomat, SceneUser, TraceEvent, TraceWriter};
 use crate::users::{Act, REACTION, User};
-use firmware_proto::types::IndicatorMode;
 
 mod invariants;
 
