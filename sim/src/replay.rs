@@ -377,7 +377,8 @@ impl Replay {
                 self.tracks(automat).user.push((t, user.clone(), act.clone()));
                 self.entry(t, Kind::User, Some(automat), format!("{user} {act}"));
             }
-            TraceEvent::Plant { automat, what } => self.entry(t, Kind::Plant, Some(automat), what),
+            // Power cuts and their end: shown with the steps, not hidden with the plant changes.
+            TraceEvent::Plant { automat, what } => self.entry(t, Kind::Info, Some(automat), what),
             TraceEvent::Api { call, result } => {
                 self.entry(t, Kind::Api, None, format!("api {call}: {result}"));
             }
