@@ -163,7 +163,10 @@ fn panels(
         });
     });
     let free = root.available_rect_before_wrap();
-    pointer.0 = ctx.is_pointer_over_egui() || ctx.egui_wants_pointer_input();
+    // The root covers the whole window, so "over egui" is: outside the 3D view's rectangle, or
+    // dragging a widget.
+    let in_view = ctx.pointer_latest_pos().is_some_and(|p| free.contains(p));
+    pointer.0 = !in_view || ctx.dragged_id().is_some();
 
     // The 3D view fills what the panels leave.
     let scale = window.iter().next().map_or(1.0, |w| w.scale_factor());
