@@ -81,6 +81,16 @@ pub enum Indicator {
 impl Indicator {
     /// Every indicator, in the order of their kinds.
     pub const ALL: [Indicator; 4] = [Indicator::Ready, Indicator::Busy, Indicator::Fault, Indicator::Window];
+
+    /// Its place in [`Indicator::ALL`] (and in arrays of modes kept in that order).
+    pub fn index(self) -> usize {
+        match self {
+            Indicator::Ready => 0,
+            Indicator::Busy => 1,
+            Indicator::Fault => 2,
+            Indicator::Window => 3,
+        }
+    }
 }
 
 /// How an indicator is driven.

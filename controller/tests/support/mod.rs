@@ -14,7 +14,7 @@ use controller::model::*;
 use controller::{BoardPairing, Camera, Controller, ControllerConfig, Input, KeypadKey, Output};
 use firmware_proto::auth::{PairingKey, pairing_proof};
 use firmware_proto::host::{BoardToHost, HostToBoard};
-use firmware_proto::types::{Capabilities, FirmwareVersion, Indicator, IndicatorMode, TagId};
+use firmware_proto::types::{Capabilities, FirmwareVersion, IndicatorMode, TagId};
 use image::{Rgb, RgbImage};
 use jiff::Timestamp;
 
@@ -289,10 +289,7 @@ impl World {
                 let slot = Some(f.window);
                 self.report(BoardToHost::TagRead { slot, tag });
             }
-            HostToBoard::SetIndicator { indicator, mode } => {
-                let i = Indicator::ALL.iter().position(|x| *x == indicator).unwrap_or(0);
-                f.leds[i] = mode;
-            }
+            HostToBoard::SetIndicator { indicator, mode } => f.leds[indicator.index()] = mode,
             _ => {}
         }
     }

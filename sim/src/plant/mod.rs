@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use controller::ids::KeyId;
 use firmware_proto::Instant;
 use firmware_proto::plant::{BoardToPlant, PlantToBoard};
-use firmware_proto::types::{Indicator, IndicatorMode, TagId};
+use firmware_proto::types::{IndicatorMode, TagId};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -208,15 +208,7 @@ impl AutomatPlant {
                 }
             }
             BoardToPlant::LockCoil { energised } => self.door.coil = energised,
-            BoardToPlant::Indicator { indicator, mode } => {
-                let i = match indicator {
-                    Indicator::Ready => 0,
-                    Indicator::Busy => 1,
-                    Indicator::Fault => 2,
-                    Indicator::Window => 3,
-                };
-                self.indicators[i] = mode;
-            }
+            BoardToPlant::Indicator { indicator, mode } => self.indicators[indicator.index()] = mode,
             BoardToPlant::Display { text } => self.display = text,
             BoardToPlant::ReadTag => {
                 let tag = match self.tag_fault {
