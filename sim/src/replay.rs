@@ -9,11 +9,11 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use firmware_proto::types::IndicatorMode;
 use serde::Deserialize;
 
 use crate::run::{RunOptions, run_plain};
 use crate::scenario::Scenario;
+pub use crate::trace::Cabinet;
 use crate::trace::{self, HookItem, SceneAutomat, SceneUser, TraceEvent};
 
 /// How long a user is drawn at the front after their last act.
@@ -113,27 +113,6 @@ impl Entry {
     /// keypad presses are too dense).
     pub fn is_notable(&self) -> bool {
         !matches!(self.kind, Kind::Message | Kind::Link) && !self.text.ends_with("presses a key")
-    }
-}
-
-/// The cabinet's outside at a moment.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Cabinet {
-    /// The door is open.
-    pub door_open: bool,
-    /// The latch holds the door.
-    pub latched: bool,
-    /// Ready, Busy, Fault, Window.
-    pub leds: [IndicatorMode; 4],
-    /// The board has power.
-    pub powered: bool,
-    /// Mains is present.
-    pub mains: bool,
-}
-
-impl Default for Cabinet {
-    fn default() -> Self {
-        Cabinet { door_open: false, latched: true, leds: [IndicatorMode::Off; 4], powered: true, mains: true }
     }
 }
 
@@ -394,7 +373,8 @@ impl Replay {
                 self.tracks(automat).carousel.push((t, path));
                 self.entry(t, Kind::Plant, Some(automat), text);
             }
-            TraceEvent::Cabinet { automat, door_open, latched, leds, powered, mains } => {
+            TraceEvent::Cabinet { automat, cabinet } => {
+                let Cabinet { door_open, latched, leds, powered, mains } = cabinet;
                 let text = format!(
                     "door {}, {}, LEDs {leds:?}{}{}",
                     if door_open { "open" } else { "closed" },
@@ -402,7 +382,6 @@ impl Replay {
                     if powered { "" } else { ", board unpowered" },
                     if mains { "" } else { ", on battery" },
                 );
-                let cabinet = Cabinet { door_open, latched, leds, powered, mains };
                 let tracks = self.tracks(automat);
                 if tracks.doors.last().is_some_and(|d| d.1) != door_open {
                     tracks.doors.push((t, door_open));

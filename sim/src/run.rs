@@ -17,7 +17,7 @@ use firmware_proto::Instant;
 use firmware_proto::auth::{CommandSigner, PairingKey};
 use firmware_proto::board::BoardConfig;
 use firmware_proto::frame::Channel;
-use firmware_proto::types::{IndicatorMode, TagId};
+use firmware_proto::types::TagId;
 use image::RgbImage;
 use jiff::Timestamp;
 use rand::{Rng, SeedableRng};
@@ -29,7 +29,7 @@ use crate::expect::{self, Observation, Observed};
 use crate::plant::look::{self, Conditions};
 use crate::plant::{AutomatPlant, CameraFault, Item, Look, TagFault};
 use crate::scenario::{self, Action, Code, ContractSpec, OnWrong, Scenario};
-use crate::trace::{Header, HookItem, SceneAutomat, SceneUser, TraceEvent, TraceWriter};
+use crate::trace::{Cabinet, Header, HookItem, SceneAutomat, SceneUser, TraceEvent, TraceWriter};
 use crate::users::{Act, REACTION, User};
 
 mod invariants;
@@ -122,8 +122,7 @@ const CAROUSEL_PATH_STEP: Duration = Duration::from_millis(50);
 #[derive(Debug, Default)]
 struct Shown {
     carousel: Option<u64>,
-    /// Latched, door open, LEDs, powered, mains.
-    cabinet: Option<(bool, bool, [IndicatorMode; 4], bool, bool)>,
+    cabinet: Option<Cabinet>,
     hooks: Vec<Option<Item>>,
 }
 
@@ -374,12 +373,16 @@ impl Run {
                 let path = path.into_iter().map(|(t, p)| (t.as_micros(), p)).collect();
                 events.push(TraceEvent::Carousel { automat: i, path });
             }
-            let cabinet =
-                (!plant.door.releases(), plant.door.open, plant.indicators, plant.powered, plant.mains);
+            let cabinet = Cabinet {
+                door_open: plant.door.open,
+                latched: !plant.door.releases(),
+                leds: plant.indicators,
+                powered: plant.powered,
+                mains: plant.mains,
+            };
             if shown.cabinet != Some(cabinet) {
                 shown.cabinet = Some(cabinet);
-                let (latched, door_open, leds, powered, mains) = cabinet;
-                events.push(TraceEvent::Cabinet { automat: i, door_open, latched, leds, powered, mains });
+                events.push(TraceEvent::Cabinet { automat: i, cabinet });
             }
             shown.hooks.resize(plant.hooks.len(), None);
             for (slot, (now, was)) in plant.hooks.iter().zip(shown.hooks.iter_mut()).enumerate() {

@@ -56,6 +56,28 @@ pub struct SceneUser {
     pub automat: usize,
 }
 
+/// A cabinet's outside: what a [`TraceEvent::Cabinet`] says.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Cabinet {
+    /// The door is open.
+    pub door_open: bool,
+    /// The latch holds the door (a pull would not open it).
+    pub latched: bool,
+    /// Indicator LEDs: Ready, Busy, Fault, Window.
+    pub leds: [IndicatorMode; 4],
+    /// The board has power.
+    pub powered: bool,
+    /// Mains is present.
+    pub mains: bool,
+}
+
+impl Default for Cabinet {
+    /// Door shut and latched, LEDs dark, powered from mains.
+    fn default() -> Self {
+        Cabinet { door_open: false, latched: true, leds: [IndicatorMode::Off; 4], powered: true, mains: true }
+    }
+}
+
 /// Something hanging on a hook, as the viewer draws it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct HookItem {
@@ -92,16 +114,9 @@ pub enum TraceEvent {
     Cabinet {
         /// Automat index.
         automat: usize,
-        /// The door is open.
-        door_open: bool,
-        /// The latch holds the door (a pull would not open it).
-        latched: bool,
-        /// Indicator LEDs: Ready, Busy, Fault, Window.
-        leds: [IndicatorMode; 4],
-        /// The board has power.
-        powered: bool,
-        /// Mains is present.
-        mains: bool,
+        /// Door, latch, LEDs, power (written as fields of the event).
+        #[serde(flatten)]
+        cabinet: Cabinet,
     },
     /// What hangs on one hook, whenever it changes (every hook's content at time 0).
     Hook {
