@@ -97,6 +97,15 @@ impl Playback {
     pub(crate) fn micros(&self) -> u64 {
         self.t.max(0.0) as u64
     }
+
+    /// To the next notable event (`forward`) or the previous one, if there is one.
+    pub(crate) fn jump(&mut self, replay: &Replay, forward: bool) {
+        let t = self.micros();
+        let to = if forward { replay.next_event(t) } else { replay.previous_event(t) };
+        if let Some(to) = to {
+            self.t = to as f64;
+        }
+    }
 }
 
 /// The frame at the playhead, computed once per update.
@@ -301,6 +310,20 @@ fn unattended_frames(
     });
 }
 
+/// Where a world point lands in the camera's view drawn at `min` with `size` (pixels, y down),
+/// and whether it is in view (in front of the camera, inside the rectangle).
+pub(crate) fn project(
+    camera: &Camera,
+    tf: &GlobalTransform,
+    point: Vec3,
+    min: Vec2,
+    size: Vec2,
+) -> Option<(Vec2, bool)> {
+    let ndc = camera.world_to_ndc(tf, point)?;
+    let at = min + Vec2::new((ndc.x + 1.0) / 2.0 * size.x, (1.0 - ndc.y) / 2.0 * size.y);
+    Some((at, ndc.z >= 0.0 && ndc.x.abs() <= 1.0 && ndc.y.abs() <= 1.0))
+}
+
 /// Where each automat's presentation window and the top of its carousel drum are in the picture, in pixels
 /// (`[left, top, right, bottom]`), as JSON: written beside a screenshot, for tests and figure
 /// captions.
@@ -308,16 +331,10 @@ fn regions(layout: &scene::Layout, current: &Current, camera: Option<(&Camera, &
     let Some((camera, tf)) = camera else { return "[]".into() };
     let Some(view) = camera.physical_viewport_rect() else { return "[]".into() };
     let rect_of = |corners: &[Vec3]| -> Option<[u32; 4]> {
+        let (min, size) = (view.min.as_vec2(), view.size().as_vec2());
         let points: Vec<Vec2> = corners
             .iter()
-            .map(|p| {
-                let ndc = camera.world_to_ndc(tf, *p)?;
-                let size = view.size().as_vec2();
-                Some(
-                    view.min.as_vec2()
-                        + Vec2::new((ndc.x + 1.0) / 2.0 * size.x, (1.0 - ndc.y) / 2.0 * size.y),
-                )
-            })
+            .map(|p| project(camera, tf, *p, min, size).map(|(at, _)| at))
             .collect::<Option<_>>()?;
         let lo = points.iter().fold(Vec2::MAX, |a, p| a.min(*p)).max(view.min.as_vec2());
         let hi = points.iter().fold(Vec2::MIN, |a, p| a.max(*p)).min(view.max.as_vec2());

@@ -81,19 +81,14 @@ fn t_text(t: u64) -> String {
 
 fn keys(keys: Res<ButtonInput<KeyCode>>, model: Res<Model>, mut playback: ResMut<Playback>) {
     let replay = model.replay();
-    let t = playback.micros();
     if keys.just_pressed(KeyCode::Space) {
         playback.playing = !playback.playing;
     }
-    if keys.just_pressed(KeyCode::ArrowRight)
-        && let Some(n) = replay.next_event(t)
-    {
-        playback.t = n as f64;
+    if keys.just_pressed(KeyCode::ArrowRight) {
+        playback.jump(replay, true);
     }
-    if keys.just_pressed(KeyCode::ArrowLeft)
-        && let Some(p) = replay.previous_event(t)
-    {
-        playback.t = p as f64;
+    if keys.just_pressed(KeyCode::ArrowLeft) {
+        playback.jump(replay, false);
     }
     if keys.just_pressed(KeyCode::Home) {
         playback.t = 0.0;
@@ -180,15 +175,10 @@ fn panels(
     });
 
     // Labels over the scene: where world points land in the free rectangle.
+    let (min, size) = (Vec2::new(free.min.x, free.min.y), Vec2::new(free.width(), free.height()));
     let project = |p: Vec3| -> Option<egui::Pos2> {
-        let ndc = cam.world_to_ndc(cam_tf, p)?;
-        if ndc.z < 0.0 || ndc.x.abs() > 1.0 || ndc.y.abs() > 1.0 {
-            return None;
-        }
-        Some(egui::pos2(
-            free.min.x + (ndc.x + 1.0) / 2.0 * free.width(),
-            free.min.y + (1.0 - ndc.y) / 2.0 * free.height(),
-        ))
+        let (at, seen) = super::project(&cam, cam_tf, p, min, size)?;
+        seen.then(|| egui::pos2(at.x, at.y))
     };
     let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Background, egui::Id::new("labels")));
     let painter = painter.with_clip_rect(free);
@@ -255,21 +245,17 @@ fn panels(
 
 fn controls(ui: &mut egui::Ui, replay: &Replay, playback: &mut Playback) {
     ui.horizontal(|ui| {
-        let t = playback.micros();
-        if ui.button("⏮").on_hover_text("previous event (←)").clicked()
-            && let Some(p) = replay.previous_event(t)
-        {
-            playback.t = p as f64;
+        if ui.button("⏮").on_hover_text("previous event (←)").clicked() {
+            playback.jump(replay, false);
         }
         let play = if playback.playing { "⏸ pause" } else { "▶ play" };
         if ui.button(play).on_hover_text("space").clicked() {
             playback.playing = !playback.playing;
         }
-        if ui.button("⏭").on_hover_text("next event (→)").clicked()
-            && let Some(n) = replay.next_event(t)
-        {
-            playback.t = n as f64;
+        if ui.button("⏭").on_hover_text("next event (→)").clicked() {
+            playback.jump(replay, true);
         }
+        let t = playback.micros();
         ui.add(
             egui::Slider::new(&mut playback.speed, 0.1..=100.0).logarithmic(true).suffix("×").text("speed"),
         );
