@@ -303,9 +303,7 @@ impl Replay {
     fn add(&mut self, t: u64, event: TraceEvent) {
         match event {
             TraceEvent::Scene { automats, users, expectations } => {
-                for i in 0..automats.len() {
-                    self.tracks(i);
-                }
+                self.tracks.resize_with(self.tracks.len().max(automats.len()), Tracks::default);
                 let text = format!("{} automat(s), {} user(s)", automats.len(), users.len());
                 self.automats = automats;
                 self.users = users;

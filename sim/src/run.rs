@@ -340,20 +340,16 @@ impl Run {
             .iter()
             .map(|a| SceneAutomat { id: a.id, name: a.name.clone(), slots: a.slots })
             .collect();
-        let users = self.scenario_users();
-        let expectations = expect::descriptions(&sc.expect);
-        self.emit(TraceEvent::Scene { automats, users, expectations });
-    }
-
-    fn scenario_users(&self) -> Vec<SceneUser> {
-        let sc = &self.scenario;
-        sc.users
+        let users = sc
+            .users
             .iter()
             .map(|u| SceneUser {
                 name: u.name.clone(),
                 automat: u.automat.and_then(|a| self.automat_index(a)).unwrap_or(0),
             })
-            .collect()
+            .collect();
+        let expectations = expect::descriptions(&sc.expect);
+        self.emit(TraceEvent::Scene { automats, users, expectations });
     }
 
     /// Writes what changed on the plants since the trace last said (only when tracing): the
