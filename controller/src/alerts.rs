@@ -55,8 +55,26 @@ impl AlertKind {
         )
     }
 
+    /// Every kind.
+    pub const ALL: [AlertKind; 14] = [
+        AlertKind::Overdue,
+        AlertKind::DoorHeldOpen,
+        AlertKind::DoorForced,
+        AlertKind::WrongKey,
+        AlertKind::KeyNotFetched,
+        AlertKind::MotorFault,
+        AlertKind::PowerLoss,
+        AlertKind::RevokedKeyOut,
+        AlertKind::Lockout,
+        AlertKind::Tamper,
+        AlertKind::SharedKeyOut,
+        AlertKind::VerificationUnavailable,
+        AlertKind::BoardOffline,
+        AlertKind::SlotMismatch,
+    ];
+
     /// The kind's name as scenario files and reports spell it.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             AlertKind::Overdue => "Overdue",
             AlertKind::DoorHeldOpen => "DoorHeldOpen",

@@ -216,3 +216,61 @@ pub enum Event {
         replayed: u64,
     },
 }
+
+impl Event {
+    /// Every event's name, as traces and scenario files spell it.
+    pub const NAMES: &'static [&'static str] = &[
+        "AutomatAdded",
+        "ContactAdded",
+        "KeyEnrolled",
+        "KeyReferenceSet",
+        "DeviceGroupAdded",
+        "ContractCreated",
+        "ContractUpdated",
+        "ContractDeleted",
+        "PinRegenerated",
+        "ContactRevoked",
+        "LockerContractCreated",
+        "KeyFetched",
+        "KeyReturned",
+        "WrongItemLeft",
+        "SessionOpened",
+        "ReturnCodeUsed",
+        "SessionClosed",
+        "CodeRefused",
+        "Lockout",
+        "AlertRaised",
+        "AlertCleared",
+        "Board",
+        "ControllerStarted",
+    ];
+
+    /// The event's name (its variant), one of [`Event::NAMES`].
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::AutomatAdded(..) => "AutomatAdded",
+            Event::ContactAdded(..) => "ContactAdded",
+            Event::KeyEnrolled(..) => "KeyEnrolled",
+            Event::KeyReferenceSet { .. } => "KeyReferenceSet",
+            Event::DeviceGroupAdded(..) => "DeviceGroupAdded",
+            Event::ContractCreated { .. } => "ContractCreated",
+            Event::ContractUpdated(..) => "ContractUpdated",
+            Event::ContractDeleted(..) => "ContractDeleted",
+            Event::PinRegenerated { .. } => "PinRegenerated",
+            Event::ContactRevoked { .. } => "ContactRevoked",
+            Event::LockerContractCreated(..) => "LockerContractCreated",
+            Event::KeyFetched { .. } => "KeyFetched",
+            Event::KeyReturned { .. } => "KeyReturned",
+            Event::WrongItemLeft { .. } => "WrongItemLeft",
+            Event::SessionOpened { .. } => "SessionOpened",
+            Event::ReturnCodeUsed { .. } => "ReturnCodeUsed",
+            Event::SessionClosed { .. } => "SessionClosed",
+            Event::CodeRefused { .. } => "CodeRefused",
+            Event::Lockout { .. } => "Lockout",
+            Event::AlertRaised(..) => "AlertRaised",
+            Event::AlertCleared { .. } => "AlertCleared",
+            Event::Board { .. } => "Board",
+            Event::ControllerStarted { .. } => "ControllerStarted",
+        }
+    }
+}

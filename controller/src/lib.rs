@@ -29,6 +29,7 @@ pub mod ids;
 pub mod journal;
 pub mod model;
 pub mod pin;
+pub mod prompts;
 pub mod registry;
 pub mod schedule;
 mod serde_ts;

@@ -17,6 +17,8 @@ use crate::frame::MAX_PAYLOAD;
 pub trait Message: Serialize + DeserializeOwned + core::fmt::Debug {
     /// How many kinds this version knows: kinds `0..KINDS` decode, others are unknown.
     const KINDS: u8;
+    /// Every message name of the set, in kind order (what [`Message::name`] can give).
+    const NAMES: &'static [&'static str];
     /// The message's kind byte (its variant index).
     fn kind(&self) -> u8;
     /// The message's name, for traces and logs.
@@ -82,6 +84,7 @@ macro_rules! message_set {
     ($ty:ident { $($variant:ident),+ $(,)? }) => {
         impl $crate::message::Message for $ty {
             const KINDS: u8 = [$(stringify!($variant)),+].len() as u8;
+            const NAMES: &'static [&'static str] = &[$(stringify!($variant)),+];
             fn kind(&self) -> u8 {
                 #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
                 enum Kind { $($variant),+ }

@@ -44,8 +44,8 @@ pub enum Outgoing {
     Display(usize, String),
     /// An audit record the controller made (already appended to its journal).
     Record(Record),
-    /// A message delivered over a link (for the trace).
-    Message(usize, Channel, Direction, String),
+    /// A message delivered over a link: its name, and its text for the trace.
+    Message(usize, Channel, Direction, &'static str, String),
     /// Something on a link worth noting: link up or down, an unknown or malformed message.
     LinkNote(usize, Channel, String),
     /// The controller's journal could not be replayed after a power cut.
@@ -54,6 +54,8 @@ pub enum Outgoing {
     Wire(usize, bool, Vec<u8>),
     /// The line to a board is gone for good; the run fails.
     BoardLost(usize, String),
+    /// An armed capture caught a host message on its way to a board: its name and payload.
+    FrameCaptured(usize, String, Vec<u8>),
 }
 
 /// Which way a message went.
@@ -76,6 +78,8 @@ struct Station {
     plant_end: Link,
     board: Box<dyn BoardBox>,
     lock: Lockstep,
+    /// Captures armed on the host line: (message name, capture name), caught in this order.
+    armed: Vec<(&'static str, String)>,
 }
 
 /// The harness's side of a lockstep board's clock (PROTOCOL.md §8.3).
@@ -157,6 +161,7 @@ impl Station {
             plant_end: Link::new(link_cfg(Channel::Plant, (0x90 + 7) ^ salt), now),
             board,
             lock: Lockstep { powered: true, ..Lockstep::default() },
+            armed: Vec::new(),
         }
     }
 
@@ -345,6 +350,39 @@ impl Electronics {
         }
     }
 
+    /// An attacker on automat `i`'s host line: the next message named `kind` that the
+    /// controller sends the board is captured as `name` ([`Outgoing::FrameCaptured`]).
+    pub fn arm_capture(&mut self, i: usize, kind: &'static str, name: String) {
+        if let Some(s) = self.stations.get_mut(i) {
+            s.armed.push((kind, name));
+        }
+    }
+
+    /// An attacker on automat `i`'s host line sends a captured message payload again, byte for
+    /// byte, in a frame numbered like the controller's next (the link layer is not
+    /// authenticated, so an attacker who watches the line can frame it; an exact copy of the old
+    /// frame would be a duplicate the board's link drops).
+    pub fn replay_payload(&mut self, i: usize, now: Instant, payload: &[u8], out: &mut Vec<Outgoing>) {
+        if let Some(s) = self.stations.get_mut(i) {
+            out.push(Outgoing::LinkNote(i, Channel::Host, format!("replayed {} bytes", payload.len())));
+            s.ensure_jump(now);
+            s.lock.dirty = true;
+            if let Err(e) = s.ctl_host.send(payload) {
+                out.push(Outgoing::LinkNote(i, Channel::Host, format!("replay refused: {e}")));
+            }
+        }
+    }
+
+    /// An attacker writes raw bytes onto automat `i`'s host line, towards the board.
+    pub fn inject_bytes(&mut self, i: usize, now: Instant, bytes: &[u8], out: &mut Vec<Outgoing>) {
+        if let Some(s) = self.stations.get_mut(i) {
+            out.push(Outgoing::LinkNote(i, Channel::Host, format!("injected {} raw bytes", bytes.len())));
+            s.ensure_jump(now);
+            s.lock.dirty = true;
+            s.board.host_down(now, bytes);
+        }
+    }
+
     /// The pairing key of automat `i`'s board.
     pub fn pairing_key(&self, i: usize) -> Option<PairingKey> {
         self.stations.get(i).map(|s| s.key.clone())
@@ -353,7 +391,13 @@ impl Electronics {
     /// Feeds a report from automat `i`'s plant into its plant link.
     pub fn plant_report(&mut self, i: usize, now: Instant, report: &PlantToBoard, out: &mut Vec<Outgoing>) {
         if let Some(s) = self.stations.get_mut(i) {
-            out.push(Outgoing::Message(i, Channel::Plant, Direction::Up, format!("{report:?}")));
+            out.push(Outgoing::Message(
+                i,
+                Channel::Plant,
+                Direction::Up,
+                report.name(),
+                format!("{report:?}"),
+            ));
             s.send_plant(now, report);
         }
     }
@@ -387,7 +431,13 @@ impl Electronics {
             && s.board.clock() != BoardClock::Shared
         {
             let report = PlantToBoard::Power { mains: on, battery_mv: if on { 13_200 } else { 0 } };
-            out.push(Outgoing::Message(i, Channel::Plant, Direction::Up, format!("{report:?}")));
+            out.push(Outgoing::Message(
+                i,
+                Channel::Plant,
+                Direction::Up,
+                report.name(),
+                format!("{report:?}"),
+            ));
             if on {
                 // A board switched on boots at the next tick (its clock starts there).
                 let _ = s.plant_end.send_message(&report);
@@ -561,8 +611,15 @@ impl Electronics {
                             i,
                             Channel::Host,
                             Direction::Down,
+                            message.name(),
                             format!("{message:?}"),
                         ));
+                        if let Some(k) = s.armed.iter().position(|(kind, _)| *kind == message.name()) {
+                            let (_, name) = s.armed.remove(k);
+                            if let Ok(payload) = firmware_proto::message::encode_vec(&message) {
+                                out.push(Outgoing::FrameCaptured(i, name, payload));
+                            }
+                        }
                         if let Err(e) = s.send_host(now, &message) {
                             out.push(Outgoing::LinkNote(i, Channel::Host, format!("send refused: {e}")));
                         }
@@ -633,7 +690,13 @@ impl Electronics {
             let input = match e {
                 LinkEvent::Message(p) => match decode::<BoardToHost>(&p, i, Channel::Host, out) {
                     Some(message) => {
-                        out.push(Outgoing::Message(i, Channel::Host, Direction::Up, format!("{message:?}")));
+                        out.push(Outgoing::Message(
+                            i,
+                            Channel::Host,
+                            Direction::Up,
+                            message.name(),
+                            format!("{message:?}"),
+                        ));
                         Some(Input::Board { automat: s.automat, message })
                     }
                     None => None,
@@ -658,7 +721,7 @@ impl Electronics {
             if let LinkEvent::Message(p) = e
                 && let Some(m) = decode::<BoardToPlant>(&p, i, Channel::Plant, out)
             {
-                out.push(Outgoing::Message(i, Channel::Plant, Direction::Down, format!("{m:?}")));
+                out.push(Outgoing::Message(i, Channel::Plant, Direction::Down, m.name(), format!("{m:?}")));
                 match m {
                     BoardToPlant::ClockAck { next_deadline_us, .. } => {
                         s.lock.pending = s.lock.pending.saturating_sub(1);

@@ -7,7 +7,8 @@
 //!   [`firmware_proto`], joined by the real links over those wires; [`board_box`] is where a
 //!   board lives (in process, or across a serial port for the HIL bridge).
 //! - [`scenario`]: the RON scenario format and its loader.
-//! - [`run`]: one run of a scenario in virtual time, with [`users`] who act like people.
+//! - [`run`]: one run of a scenario in virtual time, with [`run::users`] who act like people
+//!   (and queue like people).
 //! - [`app`]: the same run as a Bevy app, one plugin per feature (headless here; the 3D viewer
 //!   builds on it).
 //! - [`expect`] judges a run; [`trace`] writes it; [`suite`] runs many in parallel and reports.
@@ -27,7 +28,6 @@ pub mod scenario;
 pub mod suite;
 pub mod swarm;
 pub mod trace;
-pub mod users;
 #[cfg(feature = "viewer")]
 pub mod viewer;
 pub mod wire;

@@ -360,6 +360,16 @@ impl Replay {
                 self.entry(t, Kind::Api, None, format!("api {call}: {result}"));
             }
             TraceEvent::Problem { text } => self.entry(t, Kind::Failure, None, text),
+            TraceEvent::Queue { automat, users } => {
+                let text = match users.split_first() {
+                    None => "nobody at the automat".to_string(),
+                    Some((front, [])) => format!("{front} at the automat"),
+                    Some((front, waiting)) => {
+                        format!("{front} at the automat; waiting: {}", waiting.join(", "))
+                    }
+                };
+                self.entry(t, Kind::User, Some(automat), text);
+            }
             TraceEvent::Carousel { automat, path } => {
                 let text = match (path.first(), path.last()) {
                     (Some(_), Some(&(end, to))) if path.len() > 1 => {

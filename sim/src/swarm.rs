@@ -139,7 +139,12 @@ pub fn generate(seed: u64) -> Scenario {
             for k in mine.iter().filter(|k| shared.contains(k)) {
                 free.retain(|f| f != k);
             }
-            users.push(UserSpec { name: name.clone(), automat: Some(a), carries: Vec::new() });
+            users.push(UserSpec {
+                name: name.clone(),
+                automat: Some(a),
+                carries: Vec::new(),
+                impatient: false,
+            });
             people.push(Person { name, automat: a, pin, keys: mine });
         }
     }

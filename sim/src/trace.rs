@@ -224,6 +224,13 @@ pub enum TraceEvent {
         /// The bytes, in hex.
         hex: String,
     },
+    /// The people at an automat changed: the one being served first, then those waiting.
+    Queue {
+        /// Which automat (index).
+        automat: usize,
+        /// Who, in order.
+        users: Vec<String>,
+    },
     /// A problem running the scenario itself (a user lacks an item, an API call failed).
     Problem {
         /// What.

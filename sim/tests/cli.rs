@@ -42,7 +42,7 @@ fn a_passing_scenario_exits_0_and_writes_junit_trace_images_and_summary() {
 fn a_failing_expectation_exits_1_with_its_time_in_junit() {
     let dir = tempfile::tempdir().expect("temp dir");
     let src = std::fs::read_to_string(scenario("overdue_alert.ron")).expect("readable");
-    let bad = src.replace("before: \"2h 15m 1s\"", "before: \"2h 10m\"");
+    let bad = src.replace("after: \"2h 15m\", before: \"2h 15m 1s\"", "after: \"2h\", before: \"2h 10m\"");
     assert_ne!(src, bad);
     let file = dir.path().join("bad.ron");
     std::fs::write(&file, bad).expect("written");

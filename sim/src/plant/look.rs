@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub const IMAGE_SIZE: u32 = 128;
 
 /// A fob's outline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Shape {
     /// A disc.
     Round,

@@ -1,15 +1,23 @@
-//! Loading a scenario file: RON parsing with the error's place, then checks of what RON cannot
-//! check (references between parts, colours, tags, times). Every error names the file, line and
-//! column, the field, and what was expected; none panics.
+//! Loading a scenario file: refusing what is not a scenario file (a directory loop, a FIFO or
+//! device, a file too large), RON parsing with the error's place and the field it is in, then
+//! the checks RON cannot make ([`validate`](super::validate)). Every error names the file,
+//! line and column, the field, and what was expected, with its span on the value itself; all
+//! problems of a file come together; none panics.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use miette::{Diagnostic, NamedSource, SourceSpan};
 
+use super::spans::Spans;
 use super::*;
 
-/// A scenario file that could not be loaded.
+pub use super::validate::{MAX_DURATION, MAX_INJECT, hex_bytes};
+
+/// The largest scenario file read (1 MiB).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// A scenario file that could not be loaded: its first problem, with the others related.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 #[error("{file}:{line}:{col}: {message}")]
 #[diagnostic(code(scenario::invalid))]
@@ -22,16 +30,27 @@ pub struct LoadError {
     pub col: usize,
     /// What is wrong and what was expected.
     pub message: String,
+    /// Where, in bytes of the file (none for a problem with the path itself).
+    pub span: Option<std::ops::Range<usize>>,
     #[source_code]
     src: NamedSource<String>,
-    #[label("here")]
-    span: Option<SourceSpan>,
+    #[label("{label}")]
+    label_span: Option<SourceSpan>,
+    label: String,
+    /// The file's other problems.
+    #[related]
+    pub others: Vec<LoadError>,
 }
 
 impl LoadError {
     /// An error about a path rather than a scenario's content (unreadable, missing).
     pub fn io(file: &str, message: String) -> LoadError {
         error_at(file, "", None, message)
+    }
+
+    /// This problem and the others, in order.
+    pub fn problems(&self) -> impl Iterator<Item = &LoadError> {
+        std::iter::once(self).chain(self.others.iter())
     }
 }
 
@@ -47,47 +66,111 @@ fn offset_of(src: &str, line: usize, col: usize) -> usize {
 }
 
 fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let before = &src[..offset.min(src.len())];
+    let before = src.get(..offset.min(src.len())).unwrap_or(src);
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
 }
 
-fn error_at(file: &str, src: &str, offset: Option<usize>, message: String) -> LoadError {
-    let (line, col) = offset.map_or((1, 1), |o| line_col(src, o));
+fn error_at(file: &str, src: &str, span: Option<std::ops::Range<usize>>, message: String) -> LoadError {
+    let (line, col) = span.as_ref().map_or((1, 1), |s| line_col(src, s.start));
+    let label = message.rsplit_once(": ").map_or("here", |(_, what)| what).chars().take(80).collect();
     LoadError {
         file: file.to_string(),
         line,
         col,
         message,
+        label_span: span.clone().map(|s| SourceSpan::from((s.start, s.end.saturating_sub(s.start).max(1)))),
+        span,
         src: NamedSource::new(file, src.to_string()),
-        span: offset.map(|o| SourceSpan::from((o, 1))),
+        label,
+        others: Vec::new(),
     }
 }
 
-/// Reads and checks a scenario file.
+/// Reads and checks a scenario file. Only regular files (or links to them) up to
+/// [`MAX_FILE_BYTES`] are read.
 // Load errors are rare and carry their source for the report: their size does not matter.
 #[allow(clippy::result_large_err)]
 pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
     let file = path.display().to_string();
-    let src =
-        std::fs::read_to_string(path).map_err(|e| error_at(&file, "", None, format!("cannot read: {e}")))?;
+    let meta = std::fs::metadata(path).map_err(|e| LoadError::io(&file, format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(LoadError::io(
+            &file,
+            "not a regular file (a directory, FIFO or device is no scenario)".into(),
+        ));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        let msg = format!("{} bytes: a scenario file is at most {MAX_FILE_BYTES} bytes", meta.len());
+        return Err(LoadError::io(&file, msg));
+    }
+    let bytes = std::fs::read(path).map_err(|e| LoadError::io(&file, format!("cannot read: {e}")))?;
+    let src = String::from_utf8(bytes).map_err(|e| {
+        LoadError::io(
+            &file,
+            format!("not UTF-8 text (byte {} is not valid UTF-8)", e.utf8_error().valid_up_to()),
+        )
+    })?;
     load_str(&file, &src)
 }
 
-/// Parses and checks a scenario from text; `file` names it in errors.
+/// Parses and checks a scenario from text; `file` names it in errors. A UTF-8 byte order mark
+/// is skipped.
 #[allow(clippy::result_large_err)]
 pub fn load_str(file: &str, src: &str) -> Result<Scenario, LoadError> {
     let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-    let scenario: Scenario = options.from_str(src).map_err(|e| {
-        let offset = offset_of(src, e.span.start.line, e.span.start.col);
-        error_at(file, src, Some(offset), e.code.to_string())
+    let scenario: Scenario = options.from_str(src.strip_prefix('\u{feff}').unwrap_or(src)).map_err(|e| {
+        let bom = if src.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+        let body = &src[bom..];
+        let start = offset_of(body, e.span.start.line, e.span.start.col) + bom;
+        let end = offset_of(body, e.span.end.line, e.span.end.col) + bom;
+        let (message, span) = parse_problem(src, start, end, e.code.to_string());
+        error_at(file, src, Some(span), message)
     })?;
-    check(&scenario).map_err(|(message, needle)| {
-        let offset = needle.and_then(|n| src.find(&n));
-        error_at(file, src, offset, message)
-    })?;
-    Ok(scenario)
+    let problems = super::validate::check(&scenario);
+    if problems.is_empty() {
+        return Ok(scenario);
+    }
+    let spans = Spans::parse(src);
+    let mut errors = problems.into_iter().map(|(path, message)| {
+        let span = spans.find_text(&path);
+        error_at(file, src, span, format!("{path}: {message}"))
+    });
+    let mut first = errors.next().unwrap_or_else(|| LoadError::io(file, "invalid".into()));
+    first.others = errors.collect();
+    Err(first)
+}
+
+/// A RON error named by the field it is in. An element of `never` that is neither a matcher
+/// nor a windowed matcher is parsed again as the one it looks like, for that one's error.
+fn parse_problem(src: &str, start: usize, end: usize, code: String) -> (String, std::ops::Range<usize>) {
+    let spans = Spans::parse(src);
+    let at = spans.path_at(start.min(src.len().saturating_sub(1)));
+    if code.contains("untagged enum Never")
+        && let Some((path, node)) = &at
+        && let Some(text) = src.get(node.clone())
+    {
+        let options =
+            ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let again = if text.trim_start().starts_with('(') {
+            options.from_str::<NeverWithin>(text).err()
+        } else {
+            options.from_str::<Matcher>(text).err()
+        };
+        if let Some(e) = again {
+            let s = node.start + offset_of(text, e.span.start.line, e.span.start.col);
+            let t = node.start + offset_of(text, e.span.end.line, e.span.end.col);
+            let inner = Spans::parse(src).path_at(s).map_or(path.clone(), |(p, _)| p);
+            return (format!("{inner}: {}", e.code), s..t.max(s + 1));
+        }
+    }
+    let span =
+        if end > start { start..end } else { at.as_ref().map_or(start..start + 1, |(_, n)| n.clone()) };
+    match at {
+        Some((path, _)) if !path.is_empty() => (format!("{path}: {code}"), span),
+        _ => (code, span),
+    }
 }
 
 /// Parses a colour name or `#rrggbb`.
@@ -113,166 +196,6 @@ pub fn clock(s: &str) -> Option<jiff::civil::Time> {
     jiff::civil::Time::new(h.parse().ok()?, m.parse().ok()?, 0, 0).ok()
 }
 
-type Problem = (String, Option<String>);
-
-fn quoted(s: &str) -> Option<String> {
-    Some(format!("\"{s}\""))
-}
-
-/// The checks RON cannot make.
-fn check(s: &Scenario) -> Result<(), Problem> {
-    if s.automats.is_empty() {
-        return Err(("automats: at least one automat is needed".into(), Some("automats".into())));
-    }
-    if let Some(start) = &s.start {
-        start.parse::<jiff::Timestamp>().map_err(|e| {
-            (
-                format!("start: {start:?} is not an RFC 3339 time like \"2026-06-01T08:00:00Z\": {e}"),
-                quoted(start),
-            )
-        })?;
-    }
-    if let Some(tz) = &s.time_zone {
-        jiff::tz::TimeZone::get(tz)
-            .map_err(|_| (format!("time_zone: unknown IANA time zone {tz:?}"), quoted(tz)))?;
-    }
-    let automats: BTreeSet<u32> = s.automats.iter().map(|a| a.id).collect();
-    for (i, a) in s.automats.iter().enumerate() {
-        if a.slots == 0 || a.at_window >= a.slots {
-            return Err((
-                format!("automats[{i}]: slots must be 1..=255 and at_window below it"),
-                Some(format!("id: {}", a.id)),
-            ));
-        }
-    }
-    let contacts: BTreeSet<u32> = s.contacts.iter().map(|c| c.id).collect();
-    let mut key_ids = BTreeSet::new();
-    let mut slots = BTreeSet::new();
-    for (i, k) in s.keys.iter().enumerate() {
-        let here = Some(format!("id: {}", k.id));
-        if !key_ids.insert(k.id) {
-            return Err((format!("keys[{i}]: key id {} is used twice", k.id), here));
-        }
-        let Some(a) = s.automats.iter().find(|a| a.id == k.automat) else {
-            return Err((format!("keys[{i}].automat: no automat {}", k.automat), here));
-        };
-        if k.slot >= a.slots || !slots.insert((k.automat, k.slot)) {
-            return Err((format!("keys[{i}].slot: slot {} is out of range or taken", k.slot), here));
-        }
-        if colour(&k.look.colour).is_none() {
-            return Err((
-                format!("keys[{i}].look.colour: {:?} is not a colour name or #rrggbb", k.look.colour),
-                quoted(&k.look.colour),
-            ));
-        }
-        if let Some(t) = &k.tag {
-            tag(t)
-                .ok_or_else(|| (format!("keys[{i}].tag: {t:?} is not hex of up to 16 digits"), quoted(t)))?;
-        }
-        if let Some(rc) = &k.return_code {
-            controller::model::ReturnCode::parse(rc)
-                .ok_or_else(|| (format!("keys[{i}].return_code: {rc:?} is not four digits"), quoted(rc)))?;
-        }
-        if let Some(d) = &k.daily_deadline {
-            clock(d).ok_or_else(|| (format!("keys[{i}].daily_deadline: {d:?} is not HH:MM"), quoted(d)))?;
-        }
-    }
-    let mut names = BTreeSet::new();
-    let mut check_contract = |c: &ContractSpec, at: String| -> Result<(), Problem> {
-        let here = quoted(&c.name);
-        if !names.insert(c.name.clone()) {
-            return Err((format!("{at}: contract name {:?} is used twice", c.name), here));
-        }
-        if !automats.contains(&c.automat) && c.expect_error.is_none() {
-            return Err((format!("{at}.automat: no automat {}", c.automat), here));
-        }
-        if let Some(sch) = &c.schedule {
-            jiff::tz::TimeZone::get(&sch.time_zone).map_err(|_| {
-                (format!("{at}.schedule.time_zone: unknown zone {:?}", sch.time_zone), quoted(&sch.time_zone))
-            })?;
-            for w in &sch.windows {
-                for d in &w.days {
-                    weekday(d).ok_or_else(|| (format!("{at}.schedule: {d:?} is not Mon..Sun"), quoted(d)))?;
-                }
-                for t in [&w.from, &w.to] {
-                    clock(t).ok_or_else(|| (format!("{at}.schedule: {t:?} is not HH:MM"), quoted(t)))?;
-                }
-            }
-        }
-        Ok(())
-    };
-    for (i, c) in s.contracts.iter().enumerate() {
-        check_contract(c, format!("contracts[{i}]"))?;
-    }
-    let users: BTreeSet<&str> = s.users.iter().map(|u| u.name.as_str()).collect();
-    for (i, u) in s.users.iter().enumerate() {
-        if let Some(a) = u.automat
-            && !automats.contains(&a)
-        {
-            return Err((format!("users[{i}].automat: no automat {a}"), quoted(&u.name)));
-        }
-        for (name, look) in &u.carries {
-            if colour(&look.colour).is_none() {
-                return Err((
-                    format!("users[{i}].carries[{name:?}]: bad colour {:?}", look.colour),
-                    quoted(&look.colour),
-                ));
-            }
-        }
-    }
-    for (i, step) in s.timeline.iter().enumerate() {
-        let at = format!("timeline[{i}]");
-        let user = match &step.action {
-            Action::Take { user, .. }
-            | Action::Return { user, .. }
-            | Action::Press { user, .. }
-            | Action::OpenDoor { user, .. }
-            | Action::CloseDoor { user }
-            | Action::TakeKey { user }
-            | Action::Hang { user, .. } => Some(user),
-            _ => None,
-        };
-        let mut named: Vec<&String> = user.into_iter().collect();
-        if let Action::Give { from, to, .. } = &step.action {
-            named.extend([from, to]);
-        }
-        for u in named {
-            if !users.contains(u.as_str()) {
-                return Err((format!("{at}: no user {u:?} (declare it under users)"), quoted(u)));
-            }
-        }
-        let automat = match &step.action {
-            Action::Stall { automat, .. }
-            | Action::ClearStall { automat }
-            | Action::LoseSteps { automat, .. }
-            | Action::EncoderNoise { automat, .. }
-            | Action::Latch { automat, .. }
-            | Action::TagReader { automat, .. }
-            | Action::Camera { automat, .. }
-            | Action::Mains { automat, .. }
-            | Action::Tamper { automat }
-            | Action::HostLine { automat, .. }
-            | Action::DropHostLine { automat, .. }
-            | Action::InjectForgedUnlock { automat } => Some(*automat),
-            _ => None,
-        };
-        if let Some(a) = automat
-            && !automats.contains(&a)
-        {
-            return Err((format!("{at}: no automat {a}"), Some(format!("automat: {a}"))));
-        }
-        if let Action::CreateContract(c) = &step.action {
-            check_contract(c, format!("{at}.CreateContract"))?;
-        }
-        if let Action::RevokeContact { contact } = &step.action
-            && !contacts.contains(contact)
-        {
-            return Err((format!("{at}: no contact {contact}"), Some(format!("contact: {contact}"))));
-        }
-    }
-    Ok(())
-}
-
 /// `Mon`..`Sun`.
 pub fn weekday(s: &str) -> Option<jiff::civil::Weekday> {
     use jiff::civil::Weekday::*;
@@ -288,21 +211,14 @@ pub fn weekday(s: &str) -> Option<jiff::civil::Weekday> {
     })
 }
 
-/// Every `*.ron` under the given files and directories, sorted.
-pub fn collect(paths: &[std::path::PathBuf]) -> std::io::Result<Vec<std::path::PathBuf>> {
+/// Every `*.ron` under the given files and directories, sorted. Directories reached twice
+/// (a symlink loop, or the same one named twice) are walked once.
+pub fn collect(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
     for p in paths {
         if p.is_dir() {
-            let mut entries: Vec<_> = std::fs::read_dir(p)?.collect::<Result<_, _>>()?;
-            entries.sort_by_key(|e| e.path());
-            for e in entries {
-                let path = e.path();
-                if path.is_dir() {
-                    out.extend(collect(&[path])?);
-                } else if path.extension().is_some_and(|x| x == "ron") {
-                    out.push(path);
-                }
-            }
+            walk(p, &mut seen, &mut out)?;
         } else if p.exists() {
             out.push(p.clone());
         } else {
@@ -313,6 +229,24 @@ pub fn collect(paths: &[std::path::PathBuf]) -> std::io::Result<Vec<std::path::P
         }
     }
     Ok(out)
+}
+
+fn walk(dir: &Path, seen: &mut BTreeSet<PathBuf>, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let real = std::fs::canonicalize(dir)?;
+    if !seen.insert(real) {
+        return Ok(());
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.path());
+    for e in entries {
+        let path = e.path();
+        if path.is_dir() {
+            walk(&path, seen, out)?;
+        } else if path.extension().is_some_and(|x| x == "ron") {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,298 @@
+//! The scenario's fleet and API calls, translated into the controller's API: the setup at time
+//! 0 (automats, contacts, keys and their reference images, groups, contracts) and the timeline's
+//! contract, revocation, PIN and reservation steps. A refusal the scenario expects is checked;
+//! any other is a problem of the run.
+
+use controller::api::{NewContract, Reservation};
+use controller::ids::*;
+use controller::model::{self as cm, Purpose};
+use controller::schedule::{AccessSchedule, WeeklyWindow};
+use firmware_proto::types::TagId;
+use jiff::Timestamp;
+
+use super::{Run, look_of};
+use crate::expect::Observation;
+use crate::plant::Item;
+use crate::plant::look::{self, Conditions};
+use crate::run::users::User;
+use crate::scenario::{self, Action, ContractSpec};
+use crate::trace::TraceEvent;
+
+impl Run {
+    pub(super) fn automat_index(&self, id: u32) -> Option<usize> {
+        self.automats.iter().position(|a| a.0 == id)
+    }
+
+    pub(super) fn item_of(&self, k: &scenario::KeySpec) -> Item {
+        Item {
+            key: Some(KeyId(k.id)),
+            tag: k.tag.as_deref().and_then(scenario::load::tag).map(TagId),
+            look: look_of(&k.look),
+        }
+    }
+
+    pub(super) fn setup(&mut self) {
+        let now = self.ts();
+        let sc = self.scenario.clone();
+        let Some(ctl) = self.electronics.controller_mut() else { return };
+        let mut results = Vec::new();
+        for a in &sc.automats {
+            let automat = cm::Automat {
+                id: AutomatId(a.id),
+                name: a.name.clone(),
+                slots: a.slots,
+                location: cm::Location { lat: a.location.0, lon: a.location.1 },
+            };
+            results.push((
+                format!("add automat {}", a.id),
+                ctl.add_automat(now, automat).map(|_| String::new()),
+            ));
+        }
+        for c in &sc.contacts {
+            let contact = cm::Contact { id: ContactId(c.id), name: c.name.clone() };
+            results.push((
+                format!("add contact {}", c.id),
+                ctl.add_contact(now, contact).map(|_| String::new()),
+            ));
+        }
+        for k in &sc.keys {
+            let key = cm::Key {
+                id: KeyId(k.id),
+                name: if k.name.is_empty() { format!("key {}", k.id) } else { k.name.clone() },
+                tag: k.tag.as_deref().and_then(scenario::load::tag).map(TagId),
+                shared: k.shared,
+                return_code: k.return_code.as_deref().and_then(cm::ReturnCode::parse),
+                storage: cm::Storage::Slot { automat: AutomatId(k.automat), slot: k.slot },
+                reference: None,
+                daily_deadline: k.daily_deadline.as_deref().and_then(scenario::load::clock),
+            };
+            results.push((format!("enrol key {}", k.id), ctl.enrol_key(now, key).map(|_| String::new())));
+            let reference = look::render_slot(Some(&look_of(&k.look)), Conditions::NOMINAL, 0);
+            results.push((
+                format!("reference key {}", k.id),
+                ctl.set_key_reference(now, KeyId(k.id), &reference).map(|_| String::new()),
+            ));
+        }
+        for g in &sc.groups {
+            let group = cm::DeviceGroup {
+                id: DeviceGroupId(g.id),
+                automats: g.automats.iter().map(|a| AutomatId(*a)).collect(),
+                entities: g
+                    .entities
+                    .iter()
+                    .map(|(e, ks)| (e.clone(), ks.iter().map(|k| KeyId(*k)).collect()))
+                    .collect(),
+            };
+            results.push((
+                format!("add group {}", g.id),
+                ctl.add_device_group(now, group).map(|_| String::new()),
+            ));
+        }
+        for (call, result) in results {
+            if let Err(e) = result {
+                self.problem(format!("setup: {call}: {e}"));
+            }
+        }
+        for k in &sc.keys {
+            if let Some(i) = self.automat_index(k.automat) {
+                let item = self.item_of(k);
+                self.plants[i].hooks[usize::from(k.slot)] = Some(item);
+            }
+        }
+        for c in &sc.contracts {
+            self.create_contract(c);
+        }
+        for u in &sc.users {
+            let automat = u.automat.and_then(|a| self.automat_index(a)).unwrap_or(0);
+            let carries = u
+                .carries
+                .iter()
+                .map(|(name, l)| (name.clone(), Item { key: None, tag: None, look: look_of(l) }))
+                .collect();
+            let mut user = User::new(u.name.clone(), automat, carries);
+            user.impatient = u.impatient;
+            self.users.push(user);
+        }
+    }
+
+    pub(super) fn create_contract(&mut self, c: &ContractSpec) {
+        let now = self.ts();
+        let at =
+            |o: Option<scenario::Offset>| o.map(|o| self.start.saturating_add(o.0).unwrap_or(Timestamp::MAX));
+        let schedule = c.schedule.as_ref().and_then(|s| {
+            let windows = s
+                .windows
+                .iter()
+                .filter_map(|w| {
+                    let days: Vec<_> = w.days.iter().filter_map(|d| scenario::load::weekday(d)).collect();
+                    Some(WeeklyWindow::new(
+                        &days,
+                        scenario::load::clock(&w.from)?,
+                        scenario::load::clock(&w.to)?,
+                    ))
+                })
+                .collect();
+            AccessSchedule::new(&s.time_zone, windows).ok()
+        });
+        let new = NewContract {
+            automat: AutomatId(c.automat),
+            keys: c.keys.iter().map(|k| KeyId(*k)).collect(),
+            contacts: c.contacts.iter().map(|k| ContactId(*k)).collect(),
+            start: at(c.start).or(Some(now)),
+            end: at(c.end),
+            pin: c.pin.clone(),
+            purpose: Purpose::FetchAndReturn,
+            schedule,
+        };
+        let Some(ctl) = self.electronics.controller_mut() else {
+            self.problem(format!("create contract {:?}: the controller is down", c.name));
+            return;
+        };
+        let result = ctl.create_contract(now, new);
+        let call = format!("create contract {:?}", c.name);
+        match (result, &c.expect_error) {
+            (Ok((id, pin)), None) => {
+                self.emit(TraceEvent::Api { call, result: format!("ok {id}") });
+                self.pins.insert(c.name.clone(), pin.expose().to_string());
+                self.contracts.insert(c.name.clone(), id);
+            }
+            (Ok((id, _)), Some(want)) => {
+                self.emit(TraceEvent::Api { call: call.clone(), result: format!("ok {id}") });
+                self.problem(format!("{call}: expected the error {want:?}, but it was created as {id}"));
+            }
+            (Err(e), want) => self.api_refused(call, &e, want.as_deref()),
+        }
+    }
+
+    /// A timeline step that calls the API.
+    pub(super) fn api_step(&mut self, action: Action) {
+        match action {
+            Action::CreateContract(c) => self.create_contract(&c),
+            Action::DeleteContract { name, expect_error } => {
+                let Some(&id) = self.contracts.get(&name) else {
+                    self.problem(format!("delete contract: no contract {name:?}"));
+                    return;
+                };
+                let ts = self.ts();
+                let result = self.electronics.controller_mut().map(|c| c.delete_contract(ts, id));
+                self.api_result(
+                    format!("delete contract {name:?}"),
+                    result.map(|r| r.map(|()| String::new())),
+                    expect_error,
+                );
+            }
+            Action::RevokeContact { contact } => {
+                let ts = self.ts();
+                let result =
+                    self.electronics.controller_mut().map(|c| c.revoke_contact(ts, ContactId(contact)));
+                self.api_result(
+                    format!("revoke contact {contact}"),
+                    result.map(|r| r.map(|v| format!("{v:?}"))),
+                    None,
+                );
+            }
+            Action::RegeneratePin { name } => {
+                let Some(&id) = self.contracts.get(&name) else {
+                    self.problem(format!("regenerate PIN: no contract {name:?}"));
+                    return;
+                };
+                let ts = self.ts();
+                match self.electronics.controller_mut().map(|c| c.regenerate_pin(ts, id)) {
+                    Some(Ok(pin)) => {
+                        self.pins.insert(name.clone(), pin.expose().to_string());
+                        self.emit(TraceEvent::Api {
+                            call: format!("regenerate PIN {name:?}"),
+                            result: "ok".into(),
+                        });
+                    }
+                    other => self.api_result(
+                        format!("regenerate PIN {name:?}"),
+                        other.map(|r| r.map(|_| String::new())),
+                        None,
+                    ),
+                }
+            }
+            Action::Reservation(r) => {
+                let ts = self.ts();
+                let at = |o: scenario::Offset| self.start.saturating_add(o.0).unwrap_or(Timestamp::MAX);
+                let res = Reservation {
+                    entity: r.entity.clone(),
+                    contacts: r.contacts.iter().map(|c| ContactId(*c)).collect(),
+                    start: at(r.start),
+                    end: at(r.end),
+                    group: DeviceGroupId(r.group),
+                    near: r.near.map(|(lat, lon)| cm::Location { lat, lon }),
+                };
+                match self.electronics.controller_mut().map(|c| c.create_reservation(ts, res)) {
+                    Some(Ok(outcome)) => {
+                        let names: Vec<String> = if outcome.contracts.len() == 2 {
+                            vec![format!("{}/fetch", r.name), format!("{}/return", r.name)]
+                        } else {
+                            vec![r.name.clone()]
+                        };
+                        for (name, (id, pin)) in names.into_iter().zip(outcome.contracts) {
+                            self.pins.insert(name.clone(), pin.expose().to_string());
+                            self.contracts.insert(name, id);
+                        }
+                        self.emit(TraceEvent::Api {
+                            call: format!("reservation {:?}", r.name),
+                            result: format!("ok at {}", outcome.automat),
+                        });
+                        if let Some(want) = r.expect_automat
+                            && outcome.automat.0 != want
+                        {
+                            self.problem(format!(
+                                "reservation {:?}: chose automat {}, expected {want}",
+                                r.name, outcome.automat.0
+                            ));
+                        }
+                    }
+                    other => self.api_result(
+                        format!("reservation {:?}", r.name),
+                        other.map(|r| r.map(|_| String::new())),
+                        None,
+                    ),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn api_result(
+        &mut self,
+        call: String,
+        result: Option<Result<String, controller::registry::ApiError>>,
+        expect_error: Option<String>,
+    ) {
+        match (result, expect_error) {
+            // An API call while the power is out fails, as a real one would; improvising
+            // scenarios (the swarm's) may meet that, written ones are told.
+            (None, _) if self.scenario.improvise => {
+                self.emit(TraceEvent::Api { call, result: "unavailable: the controller is down".into() })
+            }
+            (None, _) => self.problem(format!("{call}: the controller is down")),
+            (Some(Ok(v)), None) => self.emit(TraceEvent::Api { call, result: format!("ok {v}") }),
+            (Some(Ok(_)), Some(want)) => {
+                self.problem(format!("{call}: expected the error {want:?}, but it succeeded"))
+            }
+            (Some(Err(e)), want) => self.api_refused(call, &e, want.as_deref()),
+        }
+    }
+
+    /// An API call was refused: traced, observed, and a problem unless `want` expected it.
+    pub(super) fn api_refused(
+        &mut self,
+        call: String,
+        error: &controller::registry::ApiError,
+        want: Option<&str>,
+    ) {
+        let text = error.to_string();
+        self.emit(TraceEvent::Api { call: call.clone(), result: format!("error {text}") });
+        self.observe(Observation::ApiError(text.clone()));
+        match want {
+            Some(w) if text.contains(w) => {}
+            Some(w) => self.problem(format!("{call}: expected an error containing {w:?}, got {text:?}")),
+            None => self.problem(format!("{call}: refused: {text}")),
+        }
+    }
+}

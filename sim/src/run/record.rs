@@ -1,0 +1,229 @@
+//! What a run records: trace events, the observations expectations judge, problems, and what
+//! comes out of the electronics (plant commands, captures, display lines, audit records, link
+//! messages), each handled and written as it comes.
+
+use controller::alerts::AlertKind;
+use controller::event::Event;
+use controller::{Camera, Input};
+use firmware_proto::frame::Channel;
+use firmware_proto::message::Message as _;
+use image::RgbImage;
+
+use super::{CAROUSEL_PATH_STEP, Run, fmt_time};
+use crate::electronics::{Direction, Outgoing};
+use crate::expect::{self, Observation, Observed};
+use crate::plant::look::{self, Conditions};
+use crate::plant::{CameraFault, Item};
+use crate::trace::{Cabinet, HookItem, SceneAutomat, SceneUser, TraceEvent};
+
+impl Run {
+    pub(super) fn show_scene(&mut self) {
+        let sc = &self.scenario;
+        let automats = sc
+            .automats
+            .iter()
+            .map(|a| SceneAutomat { id: a.id, name: a.name.clone(), slots: a.slots })
+            .collect();
+        let users = sc
+            .users
+            .iter()
+            .map(|u| SceneUser {
+                name: u.name.clone(),
+                automat: u.automat.and_then(|a| self.automat_index(a)).unwrap_or(0),
+            })
+            .collect();
+        let expectations = expect::descriptions(&sc.expect);
+        self.emit(TraceEvent::Scene { automats, users, expectations });
+    }
+
+    /// Writes what changed on the plants since the trace last said (only when tracing): the
+    /// carousel's path, the cabinet's outside, the hooks. Called once an instant has settled.
+    pub fn show_plants(&mut self) {
+        if !self.trace.is_on() {
+            return;
+        }
+        for i in 0..self.plants.len() {
+            let plant = &self.plants[i];
+            let shown = &mut self.shown[i];
+            let mut events = Vec::new();
+            let revision = plant.carousel.revision();
+            if shown.carousel != Some(revision) {
+                shown.carousel = Some(revision);
+                let path = plant.carousel.path(self.now, CAROUSEL_PATH_STEP);
+                let path = path.into_iter().map(|(t, p)| (t.as_micros(), p)).collect();
+                events.push(TraceEvent::Carousel { automat: i, path });
+            }
+            let cabinet = Cabinet {
+                door_open: plant.door.open,
+                latched: !plant.door.releases(),
+                leds: plant.indicators,
+                powered: plant.powered,
+                mains: plant.mains,
+            };
+            if shown.cabinet != Some(cabinet) {
+                shown.cabinet = Some(cabinet);
+                events.push(TraceEvent::Cabinet { automat: i, cabinet });
+            }
+            shown.hooks.resize(plant.hooks.len(), None);
+            for (slot, (now, was)) in plant.hooks.iter().zip(shown.hooks.iter_mut()).enumerate() {
+                if now != was {
+                    was.clone_from(now);
+                    let item =
+                        now.as_ref().map(|it| HookItem { key: it.key.map(|k| k.0), look: it.look.clone() });
+                    events.push(TraceEvent::Hook { automat: i, slot: slot as u8, item });
+                }
+            }
+            for e in events {
+                self.emit(e);
+            }
+        }
+    }
+
+    pub(super) fn observe(&mut self, what: Observation) {
+        self.observed.push(Observed { at: self.now, what });
+    }
+
+    pub(super) fn problem(&mut self, text: String) {
+        let text = format!("{}: {text}", fmt_time(self.now));
+        self.emit(TraceEvent::Problem { text: text.clone() });
+        self.problems.push(text);
+    }
+
+    pub(super) fn outgoing(&mut self, o: Outgoing) {
+        match o {
+            Outgoing::Plant(i, cmd) => {
+                self.observe(Observation::Plant(cmd.name()));
+                if self.operator.is_none() {
+                    self.plants[i].handle(self.now, cmd);
+                }
+            }
+            Outgoing::Capture(i, camera, id) => self.capture(i, camera, id),
+            Outgoing::Display(i, text) => {
+                self.emit(TraceEvent::Display { automat: i, text: text.clone() });
+                self.observe(Observation::Display(text.clone()));
+                self.displays[i].push(text);
+            }
+            Outgoing::Record(r) => self.record(r),
+            Outgoing::Message(i, channel, dir, name, body) => {
+                if channel == Channel::Host && dir == Direction::Up {
+                    self.observe(Observation::Board(name));
+                }
+                let link = if channel == Channel::Host { "host" } else { "plant" };
+                let dir = if dir == Direction::Down { "down" } else { "up" };
+                self.emit(TraceEvent::Message {
+                    automat: i,
+                    link: link.into(),
+                    dir: dir.into(),
+                    name: name.into(),
+                    body,
+                });
+            }
+            Outgoing::FrameCaptured(i, name, payload) => {
+                let note = format!("captured {} bytes as {name:?}", payload.len());
+                self.emit(TraceEvent::Link { automat: i, link: "host".into(), note });
+                self.frames.insert(name, payload);
+            }
+            Outgoing::LinkNote(i, channel, note) => {
+                let link = if channel == Channel::Host { "host" } else { "plant" };
+                self.emit(TraceEvent::Link { automat: i, link: link.into(), note });
+            }
+            Outgoing::RecoveryFailed(e) => self.problem(format!("the controller could not recover: {e}")),
+            Outgoing::Wire(i, down, bytes) => {
+                let hex = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                self.emit(TraceEvent::Bytes {
+                    automat: i,
+                    dir: (if down { "down" } else { "up" }).into(),
+                    hex,
+                });
+            }
+            Outgoing::BoardLost(i, why) => {
+                self.problem(format!("automat {}: the line to its board is lost: {why}", i + 1));
+                // Nothing more can be learnt: end the run here, the trace complete up to now.
+                self.finished = true;
+            }
+        }
+    }
+
+    /// An audit record: traced, observed, and who opened each session noted (for the hands
+    /// invariant and the people who wait their turn).
+    pub(super) fn record(&mut self, r: controller::audit::Record) {
+        let body = format!("{:?}", r.event);
+        let name = r.event.name();
+        self.emit(TraceEvent::Audit { seq: r.seq, name: name.into(), body });
+        match &r.event {
+            Event::AlertRaised(a) => {
+                self.alert_kinds.insert(a.id, (a.kind, a.key));
+                self.observe(Observation::Alert(a.kind.name(), a.key.map(|k| k.0)));
+            }
+            Event::AlertCleared { alert } => {
+                let (kind, key) = self.alert_kinds.get(alert).copied().unwrap_or((AlertKind::Tamper, None));
+                self.observe(Observation::AlertCleared(kind.name(), key.map(|k| k.0)));
+            }
+            Event::SessionOpened { automat, .. } | Event::ReturnCodeUsed { automat, .. } => {
+                if let Some(i) = self.automat_index(automat.0) {
+                    let typist = self.last_user[i].clone();
+                    self.owners[i] = typist.and_then(|name| self.user(&name));
+                }
+            }
+            Event::SessionClosed { automat } => {
+                if let Some(i) = self.automat_index(automat.0) {
+                    self.owners[i] = None;
+                }
+            }
+            _ => {}
+        }
+        self.observe(Observation::Audit(name, event_key(&r.event)));
+    }
+
+    pub(super) fn capture(&mut self, i: usize, camera: Camera, id: u64) {
+        let plant = &self.plants[i];
+        let (fault, cam) = match camera {
+            Camera::Front => (plant.front_camera, "front"),
+            Camera::Internal => (plant.internal_camera, "internal"),
+        };
+        let seed = self.seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let image = match camera {
+            Camera::Internal => {
+                look::render_slot(plant.at_window(self.now).map(|i| &i.look), Conditions::random(seed), seed)
+            }
+            Camera::Front => look::render_user(self.last_user[i].as_deref().unwrap_or("nobody"), seed),
+        };
+        let (image, result) = match fault {
+            CameraFault::None => (Some(image), "ok"),
+            CameraFault::Fail => (None, "fail"),
+            CameraFault::Black => (Some(RgbImage::new(image.width(), image.height())), "black"),
+        };
+        let mut file = None;
+        if let (Some(dir), Some(img)) = (&self.images, &image) {
+            let name = format!("images/{:08}-a{i}-{cam}-{id}.png", self.now.as_micros() / 1000);
+            let path = dir.join(&name);
+            match img.save(&path) {
+                Ok(()) => file = Some(name),
+                Err(e) => self.problems.push(format!("cannot write {}: {e}", path.display())),
+            }
+        }
+        self.emit(TraceEvent::Capture { automat: i, camera: cam.into(), id, file, result: result.into() });
+        let automat = self.automats[i];
+        self.electronics.controller_input(self.now, Input::Image { automat, id, image });
+    }
+}
+
+pub(super) fn describe(item: &Item) -> String {
+    match item.key {
+        Some(k) => format!("{k}"),
+        None => format!("an untagged {} fob", item.look.label),
+    }
+}
+
+fn event_key(e: &Event) -> Option<u32> {
+    match e {
+        Event::KeyFetched { key, .. }
+        | Event::KeyReturned { key, .. }
+        | Event::ReturnCodeUsed { key, .. } => Some(key.0),
+        Event::WrongItemLeft { expected, .. } => Some(expected.0),
+        Event::KeyEnrolled(k) => Some(k.id.0),
+        Event::KeyReferenceSet { key, .. } => Some(key.0),
+        Event::AlertRaised(a) => a.key.map(|k| k.0),
+        _ => None,
+    }
+}
