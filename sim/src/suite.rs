@@ -68,17 +68,34 @@ pub struct CaseResult {
     pub wall: Duration,
 }
 
-/// Loads every scenario under `paths`; all load errors are returned together.
+/// Loads every scenario under `paths`; all load errors are returned together. Two scenarios
+/// whose names give one `--out` directory are refused (their traces would interleave).
 pub fn load(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Scenario)>, Vec<LoadError>> {
-    let files = collect(paths).map_err(|e| vec![LoadError::io("<arguments>", e.to_string())])?;
+    let files = collect(paths).map_err(|e| {
+        let place =
+            paths.iter().find(|p| !p.exists()).map_or("<arguments>".into(), |p| p.display().to_string());
+        let text = e.to_string();
+        let text = text.strip_prefix(&format!("{place}: ")).unwrap_or(&text).to_string();
+        vec![LoadError::io(&place, text)]
+    })?;
     if files.is_empty() {
         return Err(vec![LoadError::io("<arguments>", "no .ron scenario files found".into())]);
     }
-    let mut ok = Vec::new();
+    let mut ok: Vec<(PathBuf, Scenario)> = Vec::new();
     let mut errors = Vec::new();
     for f in files {
         match load_file(&f) {
-            Ok(s) => ok.push((f, s)),
+            Ok(s) => match ok.iter().find(|(_, o)| slug(&o.name) == slug(&s.name)) {
+                Some((other, _)) => errors.push(LoadError::io(
+                    &f.display().to_string(),
+                    format!(
+                        "name: {:?} is also the name of {} (a scenario's name must be unique in a run: it names its --out directory)",
+                        s.name,
+                        other.display()
+                    ),
+                )),
+                None => ok.push((f, s)),
+            },
             Err(e) => errors.push(e),
         }
     }

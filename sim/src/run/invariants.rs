@@ -15,6 +15,8 @@
 //!    neither tag nor camera could judge (the documented fallback): a mismatch is never silent.
 //! 6. A key still out after its contract's end plus the overdue grace has an open `Overdue`
 //!    alert (or, when its contract was revoked, a `RevokedKeyOut` one).
+//! 7. Hands: every key a person takes off a hook was presented in a session opened with that
+//!    person's own code, or an open alert names the key (a theft the automat noticed).
 
 use std::collections::BTreeMap;
 
@@ -113,6 +115,24 @@ impl Run {
             let n = places.get(&k).map_or(0, Vec::len);
             if n != 1 {
                 out.push(format!("{at}: invariant conservation: {k} is in {n} places"));
+            }
+        }
+
+        // 7: who took each key.
+        for t in &self.taken {
+            let named = registry.is_some_and(|r| {
+                r.alerts().any(|a| a.key == Some(KeyId(t.key)) || a.found == Some(KeyId(t.key)))
+            });
+            if t.owner != Some(t.user) && !named {
+                let owner =
+                    t.owner.map_or("nobody's code".to_string(), |o| format!("{}'s code", self.users[o].name));
+                out.push(format!(
+                    "{}: invariant hands: {} took {} from automat {}, in a session opened by {owner}, with no alert naming it",
+                    fmt_time(t.at),
+                    self.users[t.user].name,
+                    KeyId(t.key),
+                    self.automats.get(t.automat).map_or(0, |a| a.0)
+                ));
             }
         }
 

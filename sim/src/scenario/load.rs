@@ -19,7 +19,7 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 
 /// A scenario file that could not be loaded: its first problem, with the others related.
 #[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("{file}:{line}:{col}: {message}")]
+#[error("{text}", text = self.headline())]
 #[diagnostic(code(scenario::invalid))]
 pub struct LoadError {
     /// The file.
@@ -46,6 +46,14 @@ impl LoadError {
     /// An error about a path rather than a scenario's content (unreadable, missing).
     pub fn io(file: &str, message: String) -> LoadError {
         error_at(file, "", None, message)
+    }
+
+    /// `file:line:col: message`, or `file: message` for a problem with the path itself.
+    fn headline(&self) -> String {
+        match self.span {
+            Some(_) => format!("{}:{}:{}: {}", self.file, self.line, self.col, self.message),
+            None => format!("{}: {}", self.file, self.message),
+        }
     }
 
     /// This problem and the others, in order.
@@ -123,7 +131,7 @@ pub fn load_str(file: &str, src: &str) -> Result<Scenario, LoadError> {
     let scenario: Scenario = options.from_str(src.strip_prefix('\u{feff}').unwrap_or(src)).map_err(|e| {
         let bom = if src.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
         let body = &src[bom..];
-        let start = offset_of(body, e.span.start.line, e.span.start.col) + bom;
+        let start = value_start(src, offset_of(body, e.span.start.line, e.span.start.col) + bom);
         let end = offset_of(body, e.span.end.line, e.span.end.col) + bom;
         let (message, span) = parse_problem(src, start, end, e.code.to_string());
         error_at(file, src, Some(span), message)
@@ -142,13 +150,24 @@ pub fn load_str(file: &str, src: &str) -> Result<Scenario, LoadError> {
     Err(first)
 }
 
+/// RON places an error in a string inside its quotes: the value starts at the quote.
+fn value_start(src: &str, offset: usize) -> usize {
+    if offset > 0 && src.as_bytes().get(offset - 1) == Some(&b'"') { offset - 1 } else { offset }
+}
+
 /// A RON error named by the field it is in. An element of `never` that is neither a matcher
 /// nor a windowed matcher is parsed again as the one it looks like, for that one's error.
 fn parse_problem(src: &str, start: usize, end: usize, code: String) -> (String, std::ops::Range<usize>) {
     let spans = Spans::parse(src);
     let at = spans.path_at(start.min(src.len().saturating_sub(1)));
+    let element = at.as_ref().and_then(|(path, _)| {
+        let i = path.find("never[")?;
+        let end = i + path[i..].find(']')? + 1;
+        let path = path[..end].to_string();
+        Some((spans.find_text(&path)?, path))
+    });
     if code.contains("untagged enum Never")
-        && let Some((path, node)) = &at
+        && let Some((node, path)) = &element
         && let Some(text) = src.get(node.clone())
     {
         let options =
@@ -159,7 +178,7 @@ fn parse_problem(src: &str, start: usize, end: usize, code: String) -> (String, 
             options.from_str::<Matcher>(text).err()
         };
         if let Some(e) = again {
-            let s = node.start + offset_of(text, e.span.start.line, e.span.start.col);
+            let s = value_start(src, node.start + offset_of(text, e.span.start.line, e.span.start.col));
             let t = node.start + offset_of(text, e.span.end.line, e.span.end.col);
             let inner = Spans::parse(src).path_at(s).map_or(path.clone(), |(p, _)| p);
             return (format!("{inner}: {}", e.code), s..t.max(s + 1));

@@ -333,6 +333,7 @@ impl Checker<'_> {
             self.key(format!("{p}.keys[{j}]"), *k);
             if let Some(spec) = self.known.keys.get(k)
                 && spec.automat != c.automat
+                && self.known.automats.contains_key(&c.automat)
             {
                 self.at(format!("{p}.keys[{j}]"), format!("key {k} is stored in automat {}", spec.automat));
             }

@@ -134,12 +134,12 @@ impl Checker<'_> {
             Code::Pin(pin)
                 if pin.is_empty() || pin.len() > 16 || !pin.chars().all(|c| c.is_ascii_digit()) =>
             {
-                self.at(format!("{p}"), format!("{pin:?}: a typed PIN is 1 to 16 digits"));
+                self.at(format!("{p}[0]"), format!("{pin:?}: a typed PIN is 1 to 16 digits"));
             }
             Code::ReturnCode(rc) if controller::model::ReturnCode::parse(rc).is_none() => {
-                self.at(format!("{p}"), format!("{rc:?}: a return code is four digits"));
+                self.at(format!("{p}[0]"), format!("{rc:?}: a return code is four digits"));
             }
-            Code::ContractPin(name) => self.contract_ref(name, p.to_string()),
+            Code::ContractPin(name) => self.contract_ref(name, format!("{p}[0]")),
             _ => {}
         }
     }
@@ -247,7 +247,10 @@ impl Checker<'_> {
             | Matcher::AlertCleared { key: Some(k), .. } => self.key(format!("{p}.key"), *k),
             Matcher::Display(text) => {
                 if text.is_empty() || !controller::prompts::can_contain(text, &self.known.names) {
-                    self.at(format!("{p}"), format!("no line the automat's screen shows contains {text:?}"));
+                    self.at(
+                        format!("{p}[0]"),
+                        format!("no line the automat's screen shows contains {text:?}"),
+                    );
                 }
             }
             Matcher::Took { user, key } | Matcher::Hung { user, key, .. } => {
@@ -263,7 +266,7 @@ impl Checker<'_> {
             }
             Matcher::AnyOf(ms) => {
                 if ms.is_empty() {
-                    self.at(format!("{p}"), "AnyOf([]) can match nothing");
+                    self.at(p.to_string(), "AnyOf([]) can match nothing");
                 }
                 for (i, m) in ms.iter().enumerate() {
                     self.matcher(m, &format!("{p}[{i}]"));
@@ -285,7 +288,7 @@ impl Checker<'_> {
                     }
                     Some(_) => {}
                 },
-                Place::HeldBy(u) => self.user(format!("{p}[1]"), u),
+                Place::HeldBy(u) => self.user(format!("{p}[1][0]"), u),
                 Place::Held => {}
             }
         }
