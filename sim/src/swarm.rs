@@ -160,7 +160,21 @@ pub fn generate(seed: u64) -> Scenario {
         let roll = rng.random_range(0..100u32);
         let mut step = |at: Offset, action: Action| timeline.push(Step { at, action });
         match roll {
-            0..30 => {
+            0..3 => {
+                // An attacker captures the next unlock on the line and replays it later; or
+                // writes garbage onto the line.
+                if rng.random_bool(0.6) {
+                    let name = format!("unlock-{t}");
+                    step(at, Action::CaptureFrame { automat, name: name.clone(), message: unlock() });
+                    step(secs(t + 1), Action::Take { user, code: pin });
+                    step(secs(t + 60 * rng.random_range(2..10u64)), Action::ReplayFrame { automat, name });
+                } else {
+                    let n = rng.random_range(1..64usize);
+                    let hex = (0..n).map(|_| format!("{:02x}", rng.random::<u8>())).collect();
+                    step(at, Action::InjectBytes { automat, hex });
+                }
+            }
+            3..30 => {
                 step(at, Action::Take { user: user.clone(), code: pin });
                 if rng.random_bool(0.15) {
                     // A jam while the carousel turns for it.
@@ -282,6 +296,11 @@ pub fn generate(seed: u64) -> Scenario {
     }
 }
 
+fn unlock() -> crate::scenario::names::HostCommand {
+    // A name of the host message set, so always known.
+    crate::scenario::names::HostCommand::new("UnlockDoor").unwrap_or_else(|| unreachable!())
+}
+
 /// How a failure is told apart from another when shrinking: the invariant's name, or the
 /// problem's text without its time.
 fn category(failure: &str) -> String {
@@ -319,6 +338,10 @@ pub fn shrink(scenario: &Scenario, first: &str) -> (Scenario, Vec<String>) {
             let mut candidate = best.clone();
             candidate.timeline.remove(i);
             candidate.duration = None;
+            // A reproducer must load: dropping a capture leaves its replay dangling.
+            if !crate::scenario::load::problems(&candidate).is_empty() {
+                continue;
+            }
             if let Some(f) = fails_alike(&candidate) {
                 (best, failures, shrunk) = (candidate, f, true);
             }

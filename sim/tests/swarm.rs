@@ -62,3 +62,14 @@ fn a_failing_scenario_shrinks_to_a_reproducer_that_replays() {
     let replay = run_plain(&load_str("seed-7.ron", &text).expect("loads back"), RunOptions::default());
     assert!(!replay.passed && replay.failures[0].contains("planted"), "{:?}", replay.failures);
 }
+
+#[test]
+fn every_generated_scenario_loads_as_its_reproducer_would() {
+    for seed in 0..300 {
+        let scenario = generate(seed);
+        let problems = sim::scenario::load::problems(&scenario);
+        assert!(problems.is_empty(), "seed {seed}: {problems:?}");
+        let text = to_ron(&scenario, "generated").expect("serialises");
+        load_str("generated.ron", &text).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    }
+}

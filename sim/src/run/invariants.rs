@@ -243,4 +243,20 @@ mod tests {
         assert!(failures.iter().any(|f| f.contains("invariant images: key-1 taken")), "{failures:?}");
         assert!(failures.iter().any(|f| f.contains("invariant entitlement: key-1")), "{failures:?}");
     }
+
+    #[test]
+    fn a_key_taken_by_someone_whose_code_opened_no_session_is_caught() {
+        let mut run = finished_run();
+        assert!(run.taken.iter().all(|t| t.owner == Some(t.user)), "{:?}", run.taken);
+        let mut theft = run.taken[0].clone();
+        theft.owner = None;
+        run.taken.push(theft);
+        let failures = run.invariant_failures();
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.contains("invariant hands: alice took key-1") && f.contains("nobody's code")),
+            "{failures:?}"
+        );
+    }
 }

@@ -171,7 +171,13 @@ impl Run {
             }
             Action::ReplayFrame { automat: a, name } => {
                 let Some(payload) = self.frames.get(&name).cloned() else {
-                    self.problem(format!("replay: nothing was captured as {name:?} (yet)"));
+                    // The message never went (the session it was armed for did not unlock).
+                    let text = format!("replay: nothing was captured as {name:?}");
+                    if self.scenario.improvise {
+                        self.emit(TraceEvent::User { user: "attacker".into(), act: text });
+                    } else {
+                        self.problem(text);
+                    }
                     return;
                 };
                 if let Some(i) = automat(self, a) {

@@ -150,6 +150,12 @@ pub fn load_str(file: &str, src: &str) -> Result<Scenario, LoadError> {
     Err(first)
 }
 
+/// The problems [`load_str`] would find in a scenario built in code (the swarm's), each as the
+/// path of the value and what is wrong; empty when it would load.
+pub fn problems(scenario: &Scenario) -> Vec<(String, String)> {
+    super::validate::check(scenario)
+}
+
 /// RON places an error in a string inside its quotes: the value starts at the quote.
 fn value_start(src: &str, offset: usize) -> usize {
     if offset > 0 && src.as_bytes().get(offset - 1) == Some(&b'"') { offset - 1 } else { offset }
