@@ -45,19 +45,23 @@ struct Person {
     keys: Vec<u32>,
 }
 
-/// The random scenario of `seed`.
-pub fn generate(seed: u64) -> Scenario {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let n_automats = rng.random_range(1..=2u32);
-    let mut automats = Vec::new();
-    let mut keys = Vec::new();
-    let mut contacts = Vec::new();
-    let mut contracts = Vec::new();
-    let mut users = Vec::new();
-    let mut people: Vec<Person> = Vec::new();
-    let mut pins = BTreeSet::new();
-    let mut next_key = 1;
-    for a in 1..=n_automats {
+/// What a generated scenario is made of, filled automat by automat.
+#[derive(Default)]
+struct Draft {
+    automats: Vec<AutomatSpec>,
+    keys: Vec<KeySpec>,
+    contacts: Vec<ContactSpec>,
+    contracts: Vec<ContractSpec>,
+    users: Vec<UserSpec>,
+    people: Vec<Person>,
+    pins: BTreeSet<String>,
+    next_key: u32,
+}
+
+impl Draft {
+    /// Automat `a`: its carousel, its keys, and the people with contracts there.
+    fn add_automat(&mut self, rng: &mut ChaCha8Rng, a: u32) {
+        let Draft { automats, keys, next_key, .. } = self;
         let slots = rng.random_range(12..=30u8);
         automats.push(AutomatSpec {
             id: a,
@@ -68,15 +72,15 @@ pub fn generate(seed: u64) -> Scenario {
         });
         // Distinct slots and distinct looks (colour and shape) within the automat.
         let mut slot_pool: Vec<u8> = (0..slots).collect();
-        slot_pool.shuffle(&mut rng);
+        slot_pool.shuffle(rng);
         let mut looks: Vec<(usize, usize)> =
             (0..COLOURS.len()).flat_map(|c| (0..4).map(move |s| (c, s))).collect();
-        looks.shuffle(&mut rng);
+        looks.shuffle(rng);
         let n_keys = rng.random_range(2..=5usize);
         let mut automat_keys = Vec::new();
         for (k, ((colour, shape), slot)) in looks.iter().zip(&slot_pool).take(n_keys).enumerate() {
-            let id = next_key;
-            next_key += 1;
+            let id = *next_key;
+            *next_key += 1;
             keys.push(KeySpec {
                 id,
                 name: format!("Key {id}"),
@@ -94,14 +98,20 @@ pub fn generate(seed: u64) -> Scenario {
             });
             automat_keys.push((id, keys.last().is_some_and(|k| k.shared)));
         }
-        // People with one contract each; a not-shared key is in at most one contract.
+        self.add_people(rng, a, &automat_keys);
+    }
+
+    /// People with one contract each at automat `a`; a not-shared key is in at most one
+    /// contract. `automat_keys`: the automat's keys and whether each is shared.
+    fn add_people(&mut self, rng: &mut ChaCha8Rng, a: u32, automat_keys: &[(u32, bool)]) {
+        let Draft { contacts, contracts, users, people, pins, .. } = self;
         let mut free: Vec<u32> = automat_keys.iter().map(|k| k.0).collect();
         let shared: Vec<u32> = automat_keys.iter().filter(|k| k.1).map(|k| k.0).collect();
         for p in 0..rng.random_range(1..=3usize) {
             let mut mine: Vec<u32> = Vec::new();
             if let Some(k) = free.pop() {
                 mine.push(k);
-            } else if let Some(&k) = shared.choose(&mut rng) {
+            } else if let Some(&k) = shared.choose(rng) {
                 mine.push(k);
             }
             if rng.random_bool(0.25)
@@ -148,130 +158,23 @@ pub fn generate(seed: u64) -> Scenario {
             people.push(Person { name, automat: a, pin, keys: mine });
         }
     }
+}
+
+/// The random scenario of `seed`.
+pub fn generate(seed: u64) -> Scenario {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n_automats = rng.random_range(1..=2u32);
+    let mut d = Draft { next_key: 1, ..Draft::default() };
+    for a in 1..=n_automats {
+        d.add_automat(&mut rng, a);
+    }
+    let Draft { automats, keys, contacts, contracts, users, people, .. } = d;
     let mut timeline = Vec::new();
     let mut t = 60u64;
     for _ in 0..rng.random_range(4..=14usize) {
         let Some(p) = people.choose(&mut rng) else { break };
-        let at = secs(t);
-        let key = *p.keys.choose(&mut rng).unwrap_or(&0);
-        let user = p.name.clone();
-        let pin = Code::Pin(p.pin.clone());
-        let automat = p.automat;
-        let roll = rng.random_range(0..100u32);
-        let mut step = |at: Offset, action: Action| timeline.push(Step { at, action });
-        match roll {
-            0..3 => {
-                // An attacker captures the next unlock on the line and replays it later; or
-                // writes garbage onto the line.
-                if rng.random_bool(0.6) {
-                    let name = format!("unlock-{t}");
-                    step(at, Action::CaptureFrame { automat, name: name.clone(), message: unlock() });
-                    step(secs(t + 1), Action::Take { user, code: pin });
-                    step(secs(t + 60 * rng.random_range(2..10u64)), Action::ReplayFrame { automat, name });
-                } else {
-                    let n = rng.random_range(1..64usize);
-                    let hex = (0..n).map(|_| format!("{:02x}", rng.random::<u8>())).collect();
-                    step(at, Action::InjectBytes { automat, hex });
-                }
-            }
-            3..30 => {
-                step(at, Action::Take { user: user.clone(), code: pin });
-                if rng.random_bool(0.15) {
-                    // A jam while the carousel turns for it.
-                    let at = millis(t * 1000 + rng.random_range(1_700..3_500));
-                    let duration = rng.random_bool(0.7).then(|| secs(rng.random_range(1..5)));
-                    step(at, Action::Stall { automat, duration });
-                    if duration.is_none() {
-                        step(secs(t + 120), Action::ClearStall { automat });
-                    }
-                }
-            }
-            30..55 => {
-                let on_wrong = if rng.random_bool(0.5) { OnWrong::TakeBack } else { OnWrong::Leave };
-                step(at, Action::Return { user, code: pin, item: ItemRef::Key(key), on_wrong, then: None });
-            }
-            55..63 => {
-                // Someone else's key handed over and returned in the wrong slot.
-                let others: Vec<&Person> =
-                    people.iter().filter(|o| o.automat == automat && o.name != user).collect();
-                if let Some(other) = others.choose(&mut rng) {
-                    let theirs = *other.keys.choose(&mut rng).unwrap_or(&0);
-                    step(at, Action::Give { from: other.name.clone(), to: user.clone(), key: theirs });
-                    let on_wrong = if rng.random_bool(0.6) { OnWrong::TakeBack } else { OnWrong::Leave };
-                    step(
-                        secs(t + 30),
-                        Action::Return {
-                            user,
-                            code: pin,
-                            item: ItemRef::Key(theirs),
-                            on_wrong,
-                            then: Some(ItemRef::Key(key)),
-                        },
-                    );
-                }
-            }
-            63..68 => {
-                if let Some(code) = keys.iter().find(|k| k.id == key).and_then(|k| k.return_code.clone()) {
-                    let item = ItemRef::Key(key);
-                    step(
-                        at,
-                        Action::Return {
-                            user,
-                            code: Code::ReturnCode(code),
-                            item,
-                            on_wrong: OnWrong::TakeBack,
-                            then: None,
-                        },
-                    );
-                }
-            }
-            68..75 => {
-                let keys = format!("{:06}#", rng.random_range(0..1_000_000u32));
-                step(at, Action::Press { user, keys });
-            }
-            75..79 => {
-                step(at, Action::TagReader { automat, fault: TagFaultSpec::NoRead });
-                step(secs(t + 300), Action::TagReader { automat, fault: TagFaultSpec::Ok });
-            }
-            79..83 => {
-                let fault = if rng.random_bool(0.5) { CameraFault::Fail } else { CameraFault::Black };
-                let camera = if rng.random_bool(0.7) { CameraSpec::Internal } else { CameraSpec::Front };
-                step(at, Action::Camera { automat, camera, fault });
-                step(secs(t + 300), Action::Camera { automat, camera, fault: CameraFault::None });
-            }
-            83..89 => {
-                // A power cut, sometimes in the middle of a session.
-                let at =
-                    if rng.random_bool(0.5) { at } else { millis(t * 1000 + rng.random_range(500..8_000)) };
-                if at != secs(t) {
-                    step(secs(t), Action::Take { user, code: pin });
-                }
-                step(at, Action::PowerCut { survive_bytes: rng.random_range(0..64) });
-                step(millis(at.0.as_millis() as u64 + rng.random_range(5_000..90_000)), Action::PowerRestore);
-            }
-            89..92 => {
-                let duration = millis(rng.random_range(500..3_000));
-                step(
-                    millis(t * 1000 + rng.random_range(0..5_000)),
-                    Action::DropHostLine { automat, duration },
-                );
-                step(at, Action::Take { user, code: pin });
-            }
-            92..95 => {
-                let noisy = LineConfig { corrupt: rng.random_range(0.001..0.01), ..LineConfig::default() };
-                step(at, Action::HostLine { automat, line: noisy });
-                step(secs(t + 5), Action::Take { user, code: pin });
-                step(secs(t + 180), Action::HostLine { automat, line: LineConfig::default() });
-            }
-            95..98 => {
-                let contact = contacts.iter().find(|c| c.name == user).map_or(1, |c| c.id);
-                step(at, Action::RevokeContact { contact });
-            }
-            _ => {
-                step(at, Action::OpenDoor { user: user.clone(), force: true });
-                step(secs(t + 20), Action::CloseDoor { user });
-            }
-        }
+        let world = World { people: &people, keys: &keys, contacts: &contacts };
+        happening(&mut rng, t, p, world, &mut timeline);
         t += 60 * rng.random_range(1..5u64);
     }
     timeline.sort_by_key(|s| s.at);
@@ -299,6 +202,154 @@ pub fn generate(seed: u64) -> Scenario {
 fn unlock() -> crate::scenario::names::HostCommand {
     // A name of the host message set, so always known.
     crate::scenario::names::HostCommand::new("UnlockDoor").unwrap_or_else(|| unreachable!())
+}
+
+/// What a happening may refer to.
+#[derive(Clone, Copy)]
+struct World<'a> {
+    people: &'a [Person],
+    keys: &'a [KeySpec],
+    contacts: &'a [ContactSpec],
+}
+
+/// One happening at `t` (seconds) around person `p`.
+fn happening(rng: &mut ChaCha8Rng, t: u64, p: &Person, w: World<'_>, timeline: &mut Vec<Step>) {
+    let World { people, keys, contacts } = w;
+    let at = secs(t);
+    let key = *p.keys.choose(rng).unwrap_or(&0);
+    let user = p.name.clone();
+    let pin = Code::Pin(p.pin.clone());
+    let automat = p.automat;
+    let roll = rng.random_range(0..100u32);
+    let mut step = |at: Offset, action: Action| timeline.push(Step { at, action });
+    match roll {
+        0..3 => {
+            // An attacker captures the next unlock on the line and replays it later; or
+            // writes garbage onto the line.
+            if rng.random_bool(0.6) {
+                let name = format!("unlock-{t}");
+                step(at, Action::CaptureFrame { automat, name: name.clone(), message: unlock() });
+                step(secs(t + 1), Action::Take { user, code: pin });
+                step(secs(t + 60 * rng.random_range(2..10u64)), Action::ReplayFrame { automat, name });
+            } else {
+                let n = rng.random_range(1..64usize);
+                let hex = (0..n).map(|_| format!("{:02x}", rng.random::<u8>())).collect();
+                step(at, Action::InjectBytes { automat, hex });
+            }
+        }
+        3..30 => {
+            step(at, Action::Take { user: user.clone(), code: pin });
+            if rng.random_bool(0.15) {
+                // A jam while the carousel turns for it.
+                let at = millis(t * 1000 + rng.random_range(1_700..3_500));
+                let duration = rng.random_bool(0.7).then(|| secs(rng.random_range(1..5)));
+                step(at, Action::Stall { automat, duration });
+                if duration.is_none() {
+                    step(secs(t + 120), Action::ClearStall { automat });
+                }
+            }
+        }
+        30..55 => {
+            let on_wrong = if rng.random_bool(0.5) { OnWrong::TakeBack } else { OnWrong::Leave };
+            step(at, Action::Return { user, code: pin, item: ItemRef::Key(key), on_wrong, then: None });
+        }
+        55..63 => {
+            // Someone else's key handed over and returned in the wrong slot.
+            let others: Vec<&Person> =
+                people.iter().filter(|o| o.automat == automat && o.name != user).collect();
+            if let Some(other) = others.choose(rng) {
+                let theirs = *other.keys.choose(rng).unwrap_or(&0);
+                step(at, Action::Give { from: other.name.clone(), to: user.clone(), key: theirs });
+                let on_wrong = if rng.random_bool(0.6) { OnWrong::TakeBack } else { OnWrong::Leave };
+                step(
+                    secs(t + 30),
+                    Action::Return {
+                        user,
+                        code: pin,
+                        item: ItemRef::Key(theirs),
+                        on_wrong,
+                        then: Some(ItemRef::Key(key)),
+                    },
+                );
+            }
+        }
+        63..68 => {
+            if let Some(code) = keys.iter().find(|k| k.id == key).and_then(|k| k.return_code.clone()) {
+                let item = ItemRef::Key(key);
+                step(
+                    at,
+                    Action::Return {
+                        user,
+                        code: Code::ReturnCode(code),
+                        item,
+                        on_wrong: OnWrong::TakeBack,
+                        then: None,
+                    },
+                );
+            }
+        }
+        68..75 => {
+            let keys = format!("{:06}#", rng.random_range(0..1_000_000u32));
+            step(at, Action::Press { user, keys });
+        }
+        _ => fault(rng, roll, t, (&user, pin), automat, contacts, timeline),
+    }
+}
+
+/// A fault, a power cut, line trouble, a revocation or a forced door, around `user` (with their
+/// code) at `automat`.
+fn fault(
+    rng: &mut ChaCha8Rng,
+    roll: u32,
+    t: u64,
+    (user, pin): (&str, Code),
+    automat: u32,
+    contacts: &[ContactSpec],
+    timeline: &mut Vec<Step>,
+) {
+    let at = secs(t);
+    let user = user.to_string();
+    let mut step = |at: Offset, action: Action| timeline.push(Step { at, action });
+    match roll {
+        75..79 => {
+            step(at, Action::TagReader { automat, fault: TagFaultSpec::NoRead });
+            step(secs(t + 300), Action::TagReader { automat, fault: TagFaultSpec::Ok });
+        }
+        79..83 => {
+            let fault = if rng.random_bool(0.5) { CameraFault::Fail } else { CameraFault::Black };
+            let camera = if rng.random_bool(0.7) { CameraSpec::Internal } else { CameraSpec::Front };
+            step(at, Action::Camera { automat, camera, fault });
+            step(secs(t + 300), Action::Camera { automat, camera, fault: CameraFault::None });
+        }
+        83..89 => {
+            // A power cut, sometimes in the middle of a session.
+            let at = if rng.random_bool(0.5) { at } else { millis(t * 1000 + rng.random_range(500..8_000)) };
+            if at != secs(t) {
+                step(secs(t), Action::Take { user, code: pin });
+            }
+            step(at, Action::PowerCut { survive_bytes: rng.random_range(0..64) });
+            step(millis(at.0.as_millis() as u64 + rng.random_range(5_000..90_000)), Action::PowerRestore);
+        }
+        89..92 => {
+            let duration = millis(rng.random_range(500..3_000));
+            step(millis(t * 1000 + rng.random_range(0..5_000)), Action::DropHostLine { automat, duration });
+            step(at, Action::Take { user, code: pin });
+        }
+        92..95 => {
+            let noisy = LineConfig { corrupt: rng.random_range(0.001..0.01), ..LineConfig::default() };
+            step(at, Action::HostLine { automat, line: noisy });
+            step(secs(t + 5), Action::Take { user, code: pin });
+            step(secs(t + 180), Action::HostLine { automat, line: LineConfig::default() });
+        }
+        95..98 => {
+            let contact = contacts.iter().find(|c| c.name == user).map_or(1, |c| c.id);
+            step(at, Action::RevokeContact { contact });
+        }
+        _ => {
+            step(at, Action::OpenDoor { user: user.clone(), force: true });
+            step(secs(t + 20), Action::CloseDoor { user });
+        }
+    }
 }
 
 /// How a failure is told apart from another when shrinking: the invariant's name, or the

@@ -29,7 +29,7 @@ fn happy(expect: &str) -> String {
 
 #[track_caller]
 fn run(src: &str) -> Outcome {
-    let s = load_str("language.ron", src).unwrap_or_else(|e| panic!("{e:?}"));
+    let s = load_str("language.ron", src).map_err(|e| format!("{e:?}")).expect("loads");
     run_plain(&s, RunOptions::default())
 }
 

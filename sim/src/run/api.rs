@@ -102,7 +102,12 @@ impl Run {
         for c in &sc.contracts {
             self.create_contract(c);
         }
-        for u in &sc.users {
+        self.add_users(&sc.users);
+    }
+
+    /// The people, at their automats, with what they carry.
+    fn add_users(&mut self, specs: &[scenario::UserSpec]) {
+        for u in specs {
             let automat = u.automat.and_then(|a| self.automat_index(a)).unwrap_or(0);
             let carries = u
                 .carries
@@ -212,49 +217,52 @@ impl Run {
                     ),
                 }
             }
-            Action::Reservation(r) => {
-                let ts = self.ts();
-                let at = |o: scenario::Offset| self.start.saturating_add(o.0).unwrap_or(Timestamp::MAX);
-                let res = Reservation {
-                    entity: r.entity.clone(),
-                    contacts: r.contacts.iter().map(|c| ContactId(*c)).collect(),
-                    start: at(r.start),
-                    end: at(r.end),
-                    group: DeviceGroupId(r.group),
-                    near: r.near.map(|(lat, lon)| cm::Location { lat, lon }),
+            Action::Reservation(r) => self.reservation(&r),
+            _ => {}
+        }
+    }
+
+    /// A reservation pushed through the API; its contracts get their handles.
+    fn reservation(&mut self, r: &scenario::ReservationSpec) {
+        let ts = self.ts();
+        let at = |o: scenario::Offset| self.start.saturating_add(o.0).unwrap_or(Timestamp::MAX);
+        let res = Reservation {
+            entity: r.entity.clone(),
+            contacts: r.contacts.iter().map(|c| ContactId(*c)).collect(),
+            start: at(r.start),
+            end: at(r.end),
+            group: DeviceGroupId(r.group),
+            near: r.near.map(|(lat, lon)| cm::Location { lat, lon }),
+        };
+        match self.electronics.controller_mut().map(|c| c.create_reservation(ts, res)) {
+            Some(Ok(outcome)) => {
+                let names: Vec<String> = if outcome.contracts.len() == 2 {
+                    vec![format!("{}/fetch", r.name), format!("{}/return", r.name)]
+                } else {
+                    vec![r.name.clone()]
                 };
-                match self.electronics.controller_mut().map(|c| c.create_reservation(ts, res)) {
-                    Some(Ok(outcome)) => {
-                        let names: Vec<String> = if outcome.contracts.len() == 2 {
-                            vec![format!("{}/fetch", r.name), format!("{}/return", r.name)]
-                        } else {
-                            vec![r.name.clone()]
-                        };
-                        for (name, (id, pin)) in names.into_iter().zip(outcome.contracts) {
-                            self.pins.insert(name.clone(), pin.expose().to_string());
-                            self.contracts.insert(name, id);
-                        }
-                        self.emit(TraceEvent::Api {
-                            call: format!("reservation {:?}", r.name),
-                            result: format!("ok at {}", outcome.automat),
-                        });
-                        if let Some(want) = r.expect_automat
-                            && outcome.automat.0 != want
-                        {
-                            self.problem(format!(
-                                "reservation {:?}: chose automat {}, expected {want}",
-                                r.name, outcome.automat.0
-                            ));
-                        }
-                    }
-                    other => self.api_result(
-                        format!("reservation {:?}", r.name),
-                        other.map(|r| r.map(|_| String::new())),
-                        None,
-                    ),
+                for (name, (id, pin)) in names.into_iter().zip(outcome.contracts) {
+                    self.pins.insert(name.clone(), pin.expose().to_string());
+                    self.contracts.insert(name, id);
+                }
+                self.emit(TraceEvent::Api {
+                    call: format!("reservation {:?}", r.name),
+                    result: format!("ok at {}", outcome.automat),
+                });
+                if let Some(want) = r.expect_automat
+                    && outcome.automat.0 != want
+                {
+                    self.problem(format!(
+                        "reservation {:?}: chose automat {}, expected {want}",
+                        r.name, outcome.automat.0
+                    ));
                 }
             }
-            _ => {}
+            other => self.api_result(
+                format!("reservation {:?}", r.name),
+                other.map(|r| r.map(|_| String::new())),
+                None,
+            ),
         }
     }
 

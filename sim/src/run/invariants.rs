@@ -54,10 +54,25 @@ impl Run {
         let controller = self.electronics.controller();
         let registry = controller.map(|c| c.registry());
 
-        // 2 and 3: every take entitled, every take and return with its images.
+        self.takes_and_returns(&records, registry, &mut out);
+        let places = self.conservation(&mut out);
+        self.hands(registry, &mut out);
+        if let Some(registry) = registry {
+            self.registry_and_overdue(registry, &places, &mut out);
+        }
+        out
+    }
+
+    /// 2 and 3: every take entitled, every take and return with its images.
+    fn takes_and_returns(
+        &self,
+        records: &[controller::audit::Record],
+        registry: Option<&controller::registry::Registry>,
+        out: &mut Vec<String>,
+    ) {
         let mut sessions: BTreeMap<AutomatId, (jiff::Timestamp, Vec<ContractId>)> = BTreeMap::new();
         let mut revoked: BTreeMap<ContractId, jiff::Timestamp> = BTreeMap::new();
-        for r in &records {
+        for r in records {
             let when = std::time::Duration::try_from(r.at.duration_since(self.start)).ok();
             let when = when.map_or_else(|| r.at.to_string(), |d| fmt_time(firmware_proto::Instant::ZERO + d));
             match &r.event {
@@ -95,8 +110,11 @@ impl Run {
                 _ => {}
             }
         }
+    }
 
-        // 4: each fleet key in one place.
+    /// 4: each fleet key in one place; returns where each is.
+    fn conservation(&self, out: &mut Vec<String>) -> BTreeMap<KeyId, Vec<Place>> {
+        let at = fmt_time(self.now);
         let mut places: BTreeMap<KeyId, Vec<Place>> = BTreeMap::new();
         for (i, plant) in self.plants.iter().enumerate() {
             for (slot, item) in plant.hooks.iter().enumerate() {
@@ -118,7 +136,11 @@ impl Run {
             }
         }
 
-        // 7: who took each key.
+        places
+    }
+
+    /// 7: who took each key.
+    fn hands(&self, registry: Option<&controller::registry::Registry>, out: &mut Vec<String>) {
         for t in &self.taken {
             let named = registry.is_some_and(|r| {
                 r.alerts().any(|a| a.key == Some(KeyId(t.key)) || a.found == Some(KeyId(t.key)))
@@ -135,9 +157,16 @@ impl Run {
                 ));
             }
         }
+    }
 
-        // 5 and 6: the registry against the world, and overdue keys.
-        let Some(registry) = registry else { return out };
+    /// 5 and 6: the registry against the world, and overdue keys.
+    fn registry_and_overdue(
+        &self,
+        registry: &controller::registry::Registry,
+        places: &BTreeMap<KeyId, Vec<Place>>,
+        out: &mut Vec<String>,
+    ) {
+        let at = fmt_time(self.now);
         let now = self.electronics.timestamp(self.now);
         let grace = jiff::SignedDuration::try_from(self.electronics.controller_config().overdue_grace)
             .unwrap_or(jiff::SignedDuration::ZERO);
@@ -180,7 +209,6 @@ impl Run {
                 out.push(format!("{at}: invariant overdue: {k} is out past {end} with no Overdue alert"));
             }
         }
-        out
     }
 }
 

@@ -78,7 +78,7 @@ fn rate_ok(r: f64) -> bool {
 /// Bytes from hex (`"00ff12"`, spaces allowed between bytes).
 pub fn hex_bytes(s: &str) -> Option<Vec<u8>> {
     let digits: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if digits.is_empty() || digits.len() % 2 != 0 {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
         return None;
     }
     (0..digits.len()).step_by(2).map(|i| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok()).collect()

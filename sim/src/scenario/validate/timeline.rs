@@ -106,10 +106,8 @@ impl Checker<'_> {
             Action::TagReader { fault: TagFaultSpec::WrongRead(t), .. } if tag(t).is_none() => {
                 self.at(format!("{p}.fault"), format!("{t:?} is not hex of 1 to 16 digits"));
             }
-            Action::CaptureFrame { name, .. } => {
-                if self.captures.insert(name.clone(), automat).is_some() {
-                    self.at(format!("{p}.name"), format!("a frame is already captured as {name:?}"));
-                }
+            Action::CaptureFrame { name, .. } if self.captures.insert(name.clone(), automat).is_some() => {
+                self.at(format!("{p}.name"), format!("a frame is already captured as {name:?}"));
             }
             Action::ReplayFrame { name, .. } => match self.captures.get(name) {
                 None => self.at(format!("{p}.name"), format!("no CaptureFrame named {name:?} comes before")),
@@ -245,13 +243,10 @@ impl Checker<'_> {
             Matcher::Audit { key: Some(k), .. }
             | Matcher::Alert { key: Some(k), .. }
             | Matcher::AlertCleared { key: Some(k), .. } => self.key(format!("{p}.key"), *k),
-            Matcher::Display(text) => {
-                if text.is_empty() || !controller::prompts::can_contain(text, &self.known.names) {
-                    self.at(
-                        format!("{p}[0]"),
-                        format!("no line the automat's screen shows contains {text:?}"),
-                    );
-                }
+            Matcher::Display(text)
+                if (text.is_empty() || !controller::prompts::can_contain(text, &self.known.names)) =>
+            {
+                self.at(format!("{p}[0]"), format!("no line the automat's screen shows contains {text:?}"));
             }
             Matcher::Took { user, key } | Matcher::Hung { user, key, .. } => {
                 if let Some(u) = user {

@@ -18,15 +18,19 @@ use firmware_proto::Instant;
 use firmware_proto::auth::PairingKey;
 use firmware_proto::board::BoardConfig;
 use firmware_proto::frame::Channel;
-use firmware_proto::host::{BoardToHost, HostToBoard};
-use firmware_proto::link::{Event as LinkEvent, Link};
+use firmware_proto::host::BoardToHost;
+use firmware_proto::link::Event as LinkEvent;
 use firmware_proto::message::Message;
 use firmware_proto::plant::{BoardToPlant, PlantToBoard};
 use jiff::Timestamp;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::board_box::{self, BoardBox, BoardClock, BoxIo, LocalBoard, link_cfg};
+use crate::board_box::{self, BoardBox, BoardClock, BoxIo, LocalBoard};
 use crate::wire::{LineConfig, LineStats};
+
+mod station;
+
+use station::{Lockstep, Station};
 
 /// `controller_next`: not known, ask the controller.
 const UNKNOWN: u64 = u64::MAX;
@@ -65,39 +69,6 @@ pub enum Direction {
     Down,
     /// Board → controller, or plant → board.
     Up,
-}
-
-/// One automat: the controller's end of the host link, the plant's end of the plant link, and
-/// the board box between them.
-#[derive(Debug)]
-struct Station {
-    automat: AutomatId,
-    key: PairingKey,
-    boots: u8,
-    ctl_host: Link,
-    plant_end: Link,
-    board: Box<dyn BoardBox>,
-    lock: Lockstep,
-    /// Captures armed on the host line: (message name, capture name), caught in this order.
-    armed: Vec<(&'static str, String)>,
-}
-
-/// The harness's side of a lockstep board's clock (PROTOCOL.md §8.3).
-#[derive(Debug, Default)]
-struct Lockstep {
-    /// The board's next timer by its last `ClockAck`.
-    deadline: Option<Instant>,
-    /// The time of the last tick or jump sent.
-    sent: Option<Instant>,
-    /// Ticks and jumps not acknowledged yet.
-    pending: u32,
-    /// Messages went to the board since the last tick was sent: tick again and wait, so that
-    /// what they cause comes back before time moves on.
-    dirty: bool,
-    /// Supplied with power (a board whose supply is cut answers nothing).
-    powered: bool,
-    /// Why the line to the board was given up, if it was.
-    lost: Option<String>,
 }
 
 /// Settings of the simulated electronics.
@@ -149,81 +120,6 @@ pub const LOCKSTEP_ACK_TIMEOUT: std::time::Duration = std::time::Duration::from_
 /// How long a lockstep harness waits for the board before resending what it has not
 /// acknowledged (its clock stands still, so no retransmission timer fires).
 pub const LOCKSTEP_RESEND: std::time::Duration = std::time::Duration::from_millis(100);
-
-impl Station {
-    fn new(automat: AutomatId, key: PairingKey, board: Box<dyn BoardBox>, now: Instant) -> Self {
-        let salt = board.stream_salt();
-        Station {
-            automat,
-            key,
-            boots: 1,
-            ctl_host: Link::new(link_cfg(Channel::Host, 0x10 ^ salt), now),
-            plant_end: Link::new(link_cfg(Channel::Plant, (0x90 + 7) ^ salt), now),
-            board,
-            lock: Lockstep { powered: true, ..Lockstep::default() },
-            armed: Vec::new(),
-        }
-    }
-
-    /// New harness-side link state after a power cut (new stream ids).
-    fn reboot_links(&mut self, now: Instant) {
-        self.boots = self.boots.wrapping_add(1);
-        let stream = 0x80u8.wrapping_add(self.boots.wrapping_mul(16)) ^ self.board.stream_salt();
-        self.plant_end = Link::new(link_cfg(Channel::Plant, stream.wrapping_add(7)), now);
-        self.ctl_host = Link::new(link_cfg(Channel::Host, stream.wrapping_add(3)), now);
-        self.lock = Lockstep { powered: true, lost: self.lock.lost.take(), ..Lockstep::default() };
-    }
-
-    fn lockstep(&self) -> bool {
-        self.board.clock() == BoardClock::Lockstep && self.lock.powered && self.lock.lost.is_none()
-    }
-
-    /// A lockstep board must be at `now` before bytes sent at `now` reach it: queues a
-    /// `ClockJump` ahead of them unless one for `now` went already.
-    fn ensure_jump(&mut self, now: Instant) {
-        if self.lockstep() && self.lock.sent.is_none_or(|t| t < now) {
-            let _ = self.plant_end.send_message(&PlantToBoard::ClockJump { now_us: now.as_micros() });
-            self.lock.sent = Some(now);
-            self.lock.pending += 1;
-        }
-    }
-
-    /// Queues a message for the board on the host link (after a jump to `now` if needed).
-    fn send_host(
-        &mut self,
-        now: Instant,
-        message: &HostToBoard,
-    ) -> Result<(), firmware_proto::link::SendError> {
-        self.ensure_jump(now);
-        self.lock.dirty = true;
-        self.ctl_host.send_message(message)
-    }
-
-    /// Queues a message for the board on the plant link (after a jump to `now` if needed).
-    fn send_plant(&mut self, now: Instant, message: &PlantToBoard) {
-        self.ensure_jump(now);
-        self.lock.dirty = true;
-        let _ = self.plant_end.send_message(message);
-    }
-
-    /// Hands what the two harness-side link ends have to send to the box: the plant link's
-    /// first, where a clock jump waits.
-    fn transmit(&mut self, now: Instant) {
-        while let Some(bytes) = self.plant_end.poll_transmit() {
-            self.board.plant_up(now, bytes);
-        }
-        let unordered = !self.board.ordered() && self.lockstep();
-        if unordered && self.lock.pending > 0 {
-            return; // the jump on the other line first
-        }
-        while let Some(bytes) = self.ctl_host.poll_transmit() {
-            self.board.host_down(now, bytes);
-            if unordered {
-                self.lock.dirty = true; // a tick after them, on the other line
-            }
-        }
-    }
-}
 
 impl Electronics {
     /// A site whose controller starts with an empty registry at `start` and whose boards power
@@ -338,49 +234,6 @@ impl Electronics {
             }
         }
         any
-    }
-
-    /// Puts a message on automat `i`'s host line towards the board as if the controller had
-    /// sent it: an attacker who took over the line (frames carry no secret, so a
-    /// man-in-the-middle can always make well-formed ones; the command MAC is the defence).
-    pub fn inject_message(&mut self, i: usize, now: Instant, message: &HostToBoard, out: &mut Vec<Outgoing>) {
-        if let Some(s) = self.stations.get_mut(i) {
-            out.push(Outgoing::LinkNote(i, Channel::Host, format!("injected {message:?}")));
-            let _ = s.send_host(now, message);
-        }
-    }
-
-    /// An attacker on automat `i`'s host line: the next message named `kind` that the
-    /// controller sends the board is captured as `name` ([`Outgoing::FrameCaptured`]).
-    pub fn arm_capture(&mut self, i: usize, kind: &'static str, name: String) {
-        if let Some(s) = self.stations.get_mut(i) {
-            s.armed.push((kind, name));
-        }
-    }
-
-    /// An attacker on automat `i`'s host line sends a captured message payload again, byte for
-    /// byte, in a frame numbered like the controller's next (the link layer is not
-    /// authenticated, so an attacker who watches the line can frame it; an exact copy of the old
-    /// frame would be a duplicate the board's link drops).
-    pub fn replay_payload(&mut self, i: usize, now: Instant, payload: &[u8], out: &mut Vec<Outgoing>) {
-        if let Some(s) = self.stations.get_mut(i) {
-            out.push(Outgoing::LinkNote(i, Channel::Host, format!("replayed {} bytes", payload.len())));
-            s.ensure_jump(now);
-            s.lock.dirty = true;
-            if let Err(e) = s.ctl_host.send(payload) {
-                out.push(Outgoing::LinkNote(i, Channel::Host, format!("replay refused: {e}")));
-            }
-        }
-    }
-
-    /// An attacker writes raw bytes onto automat `i`'s host line, towards the board.
-    pub fn inject_bytes(&mut self, i: usize, now: Instant, bytes: &[u8], out: &mut Vec<Outgoing>) {
-        if let Some(s) = self.stations.get_mut(i) {
-            out.push(Outgoing::LinkNote(i, Channel::Host, format!("injected {} raw bytes", bytes.len())));
-            s.ensure_jump(now);
-            s.lock.dirty = true;
-            s.board.host_down(now, bytes);
-        }
     }
 
     /// The pairing key of automat `i`'s board.
@@ -715,29 +568,19 @@ impl Electronics {
                 c.handle(ts, input);
             }
         }
-        // The plant's end of the plant link; a lockstep board's clock answers stay here.
-        while let Some(e) = s.plant_end.poll_event() {
-            progress = true;
-            if let LinkEvent::Message(p) = e
-                && let Some(m) = decode::<BoardToPlant>(&p, i, Channel::Plant, out)
-            {
-                out.push(Outgoing::Message(i, Channel::Plant, Direction::Down, m.name(), format!("{m:?}")));
-                match m {
-                    BoardToPlant::ClockAck { next_deadline_us, .. } => {
-                        s.lock.pending = s.lock.pending.saturating_sub(1);
-                        s.lock.deadline = next_deadline_us.map(Instant::from_micros);
-                    }
-                    m => out.push(Outgoing::Plant(i, m)),
-                }
-            }
-        }
+        progress |= s.plant_events(i, out);
         s.transmit(now);
         progress
     }
 }
 
 /// [`board_box::decode`](crate::board_box::decode), its notes as automat `i`'s link notes.
-fn decode<M: Message>(payload: &[u8], i: usize, channel: Channel, out: &mut Vec<Outgoing>) -> Option<M> {
+pub(super) fn decode<M: Message>(
+    payload: &[u8],
+    i: usize,
+    channel: Channel,
+    out: &mut Vec<Outgoing>,
+) -> Option<M> {
     let mut notes = Vec::new();
     let message = board_box::decode(payload, channel, &mut notes);
     out.extend(notes.into_iter().map(|(c, note)| Outgoing::LinkNote(i, c, note)));
