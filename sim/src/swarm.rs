@@ -356,6 +356,11 @@ fn fault(
 /// problem's text without its time.
 fn category(failure: &str) -> String {
     let text = failure.split_once(": ").map_or(failure, |(_, rest)| rest);
+    // The step a problem names moves as steps are dropped.
+    let text = match text.strip_prefix("timeline[").and_then(|t| t.split_once("]: ")) {
+        Some((_, rest)) => rest,
+        None => text,
+    };
     match text.strip_prefix("invariant ") {
         Some(rest) => rest.split(':').next().unwrap_or(rest).to_string(),
         None => text.chars().take(48).collect(),

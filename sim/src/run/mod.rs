@@ -150,6 +150,8 @@ pub struct Run {
     taken: Vec<users::Taken>,
     /// Host messages an attacker captured, by name: their payloads.
     frames: BTreeMap<String, Vec<u8>>,
+    /// The timeline step being run, if any (its problems name it).
+    in_step: Option<usize>,
     problems: Vec<String>,
     trace: TraceWriter,
     /// What the trace last said about each plant.
@@ -247,6 +249,7 @@ impl Run {
             owners: vec![None; n],
             taken: Vec::new(),
             frames: BTreeMap::new(),
+            in_step: None,
             finished: !fleet.problems.is_empty(),
             problems: fleet.problems,
             pace: fleet.pace,

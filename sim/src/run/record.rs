@@ -84,7 +84,10 @@ impl Run {
     }
 
     pub(super) fn problem(&mut self, text: String) {
-        let text = format!("{}: {text}", fmt_time(self.now));
+        let text = match self.in_step {
+            Some(i) => format!("{}: timeline[{i}]: {text}", fmt_time(self.now)),
+            None => format!("{}: {text}", fmt_time(self.now)),
+        };
         self.emit(TraceEvent::Problem { text: text.clone() });
         self.problems.push(text);
     }

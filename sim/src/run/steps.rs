@@ -11,8 +11,14 @@ use crate::scenario::{self, Action};
 use crate::trace::TraceEvent;
 
 impl Run {
-    /// Runs timeline step `index`.
+    /// Runs timeline step `index`; problems it meets name it (`timeline[3]`).
     pub(super) fn do_step(&mut self, index: usize) {
+        self.in_step = Some(index);
+        self.run_step(index);
+        self.in_step = None;
+    }
+
+    fn run_step(&mut self, index: usize) {
         let action = self.scenario.timeline[index].action.clone();
         self.emit(TraceEvent::Step { index, action: format!("{action:?}") });
         if self.operator.is_some() && self.rig_step(&action) {

@@ -128,9 +128,10 @@ struct Shot {
     done: Arc<std::sync::Mutex<Option<Result<(), String>>>>,
 }
 
-/// Opens the viewer; returns when its window is closed, or once the screenshot is written.
-pub fn view(options: ViewOptions) -> Result<(), String> {
-    let model = match &options.source {
+/// The replay to show: a recorded trace, or a scenario started live (run to its end first when
+/// nobody watches).
+fn open_model(options: &ViewOptions) -> Result<Model, String> {
+    Ok(match &options.source {
         Source::Trace(path) => Model::Trace(Replay::load(path).map_err(|e| e.to_string())?),
         Source::Scenario(s, images) => {
             let mut live = Live::start((**s).clone(), options.seed, images)
@@ -142,7 +143,12 @@ pub fn view(options: ViewOptions) -> Result<(), String> {
             }
             Model::Live(live)
         }
-    };
+    })
+}
+
+/// Opens the viewer; returns when its window is closed, or once the screenshot is written.
+pub fn view(options: ViewOptions) -> Result<(), String> {
+    let model = open_model(&options)?;
     if let Some(e) = match &model {
         Model::Live(l) => l.error.clone(),
         Model::Trace(_) => None,

@@ -174,16 +174,30 @@ fn panels(
         ..default()
     });
 
-    // Labels over the scene: where world points land in the free rectangle.
+    labels(&ctx, free, (&cam, cam_tf), &points, &current, &layout, replay);
+    Ok(())
+}
+
+/// Labels over the scene where world points land in the free rectangle: the presented fob's
+/// label, each automat's screen line and name, and what its user is doing.
+fn labels(
+    ctx: &egui::Context,
+    free: egui::Rect,
+    (cam, cam_tf): (&Camera, &GlobalTransform),
+    points: &Query<(&HangPoint, &GlobalTransform)>,
+    current: &Current,
+    layout: &Layout,
+    replay: &crate::replay::Replay,
+) {
     let (min, size) = (Vec2::new(free.min.x, free.min.y), Vec2::new(free.width(), free.height()));
     let project = |p: Vec3| -> Option<egui::Pos2> {
-        let (at, seen) = super::project(&cam, cam_tf, p, min, size)?;
+        let (at, seen) = super::project(cam, cam_tf, p, min, size)?;
         seen.then(|| egui::pos2(at.x, at.y))
     };
     let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Background, egui::Id::new("labels")));
     let painter = painter.with_clip_rect(free);
     let font = egui::FontId::proportional(12.0);
-    for (point, tf) in &points {
+    for (point, tf) in points {
         let Some(item) =
             current.0.automats.get(point.automat).and_then(|a| a.hooks.get(point.slot)).cloned().flatten()
         else {
@@ -240,7 +254,6 @@ fn panels(
             );
         }
     }
-    Ok(())
 }
 
 fn controls(ui: &mut egui::Ui, replay: &Replay, playback: &mut Playback) {

@@ -106,40 +106,51 @@ fn box_mesh(meshes: &mut Assets<Mesh>, x: f32, y: f32, z: f32) -> Handle<Mesh> {
     meshes.add(Cuboid::new(x, y, z))
 }
 
-fn build_scene(
-    mut commands: Commands,
-    mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
-    layout: Res<Layout>,
-    model: Res<super::Model>,
-) {
-    let replay = model.replay();
-    let mat = |materials: &mut Assets<StandardMaterial>, c: Color| {
-        materials.add(StandardMaterial { base_color: c, perceptual_roughness: 0.7, ..default() })
-    };
-    let steel = mat(&mut materials, Color::srgb(0.42, 0.45, 0.5));
-    let dark = mat(&mut materials, Color::srgb(0.18, 0.19, 0.21));
+/// The materials the automats are built of.
+struct Palette {
+    steel: Handle<StandardMaterial>,
+    dark: Handle<StandardMaterial>,
+    glass: Handle<StandardMaterial>,
+    drum_mat: Handle<StandardMaterial>,
+    screen_mat: Handle<StandardMaterial>,
+    metal: Handle<StandardMaterial>,
+    marker_mat: Handle<StandardMaterial>,
+    marker_back: Handle<StandardMaterial>,
+}
+
+fn mat(materials: &mut Assets<StandardMaterial>, c: Color) -> Handle<StandardMaterial> {
+    materials.add(StandardMaterial { base_color: c, perceptual_roughness: 0.7, ..default() })
+}
+
+fn palette(materials: &mut Assets<StandardMaterial>) -> Palette {
+    let steel = mat(materials, Color::srgb(0.42, 0.45, 0.5));
+    let dark = mat(materials, Color::srgb(0.18, 0.19, 0.21));
     let glass = materials.add(StandardMaterial {
         base_color: Color::srgba(0.55, 0.65, 0.75, 0.1),
         alpha_mode: AlphaMode::Blend,
         unlit: true,
         ..default()
     });
-    let drum_mat = mat(&mut materials, Color::srgb(0.42, 0.40, 0.36));
+    let drum_mat = mat(materials, Color::srgb(0.42, 0.40, 0.36));
     let screen_mat = materials.add(StandardMaterial {
         base_color: Color::srgb(0.05, 0.12, 0.08),
         emissive: LinearRgba::rgb(0.02, 0.08, 0.04),
         ..default()
     });
-    let metal = mat(&mut materials, Color::srgb(0.75, 0.75, 0.72));
+    let metal = mat(materials, Color::srgb(0.75, 0.75, 0.72));
     let marker_mat =
         materials.add(StandardMaterial { base_color: Color::srgb(1.0, 0.8, 0.1), unlit: true, ..default() });
     let marker_back =
         materials.add(StandardMaterial { base_color: Color::srgb(0.1, 0.45, 1.0), unlit: true, ..default() });
+    Palette { steel, dark, glass, drum_mat, screen_mat, metal, marker_mat, marker_back }
+}
+
+/// The fob meshes by shape, and the key ring.
+fn fob_meshes(meshes: &mut Assets<Mesh>) -> (HashMap<Shape, Handle<Mesh>>, Handle<Mesh>) {
     let mut fob = HashMap::new();
     fob.insert(Shape::Round, meshes.add(Cylinder::new(0.03, 0.01)));
-    fob.insert(Shape::Square, box_mesh(&mut meshes, 0.055, 0.055, 0.01));
-    fob.insert(Shape::Tag, box_mesh(&mut meshes, 0.035, 0.09, 0.008));
+    fob.insert(Shape::Square, box_mesh(meshes, 0.055, 0.055, 0.01));
+    fob.insert(Shape::Tag, box_mesh(meshes, 0.035, 0.09, 0.008));
     fob.insert(
         Shape::Triangle,
         meshes.add(Extrusion::new(
@@ -149,6 +160,19 @@ fn build_scene(
     );
     let ring = meshes.add(Torus::new(0.008, 0.016));
 
+    (fob, ring)
+}
+
+fn build_scene(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    layout: Res<Layout>,
+    model: Res<super::Model>,
+) {
+    let replay = model.replay();
+    let p = palette(&mut materials);
+    let (fob, ring) = fob_meshes(&mut meshes);
     // Floor (just under the automats: fill costs on a software rasteriser) and light: one
     // directional light and ambient, no point lights (each costs every lit pixel).
     let floor = layout.origins.len() as f32 * (WIDTH + 1.1) + 2.0;
@@ -169,146 +193,11 @@ fn build_scene(
     for (i, automat) in replay.automats.iter().enumerate() {
         let o = layout.origin(i);
         let slots = usize::from(automat.slots.max(1));
-        let (w, h, d) = (WIDTH, HEIGHT, DEPTH);
-        // Walls: translucent sides, top and back so the carousel shows; a solid base and front.
-        for (size, at, m) in [
-            (Vec3::new(0.02, h, d), Vec3::new(-w / 2.0, h / 2.0, 0.0), &glass),
-            (Vec3::new(0.02, h, d), Vec3::new(w / 2.0, h / 2.0, 0.0), &glass),
-            (Vec3::new(w, 0.02, d), Vec3::new(0.0, h, 0.0), &glass),
-            (Vec3::new(w, h, 0.02), Vec3::new(0.0, h / 2.0, -d / 2.0), &glass),
-            (Vec3::new(w, 0.25, d), Vec3::new(0.0, 0.125, 0.0), &steel),
-        ] {
-            commands.spawn((
-                Mesh3d(box_mesh(&mut meshes, size.x, size.y, size.z)),
-                MeshMaterial3d(m.clone()),
-                Transform::from_translation(o + at),
-            ));
-        }
-        // The front panel around the window: below, above, left, right of it.
-        let (wy, ww, wh) = (WINDOW_Y, WINDOW_W, WINDOW_H);
-        let (bottom, top) = (wy - wh / 2.0 - 0.25, h - (wy + wh / 2.0));
-        let side = (w - ww) / 2.0;
-        for (size, at) in [
-            (Vec3::new(w, bottom, 0.02), Vec3::new(0.0, 0.25 + bottom / 2.0, d / 2.0)),
-            (Vec3::new(w, top, 0.02), Vec3::new(0.0, h - top / 2.0, d / 2.0)),
-            (Vec3::new(side, wh, 0.02), Vec3::new(-(ww + side) / 2.0, wy, d / 2.0)),
-            (Vec3::new(side, wh, 0.02), Vec3::new((ww + side) / 2.0, wy, d / 2.0)),
-        ] {
-            commands.spawn((
-                Mesh3d(box_mesh(&mut meshes, size.x, size.y, size.z)),
-                MeshMaterial3d(steel.clone()),
-                Transform::from_translation(o + at),
-            ));
-        }
-        // The outer door over the window, hinged on its left edge.
-        commands
-            .spawn((
-                Hinge(i),
-                Transform::from_translation(o + Vec3::new(-ww / 2.0 - 0.02, wy, d / 2.0 + 0.02)),
-            ))
-            .insert(Visibility::default())
-            .with_children(|hinge| {
-                hinge.spawn((
-                    Mesh3d(box_mesh(&mut meshes, ww + 0.04, wh + 0.04, 0.02)),
-                    MeshMaterial3d(dark.clone()),
-                    Transform::from_xyz((ww + 0.04) / 2.0, 0.0, 0.0),
-                ));
-                hinge.spawn((
-                    Mesh3d(box_mesh(&mut meshes, 0.015, 0.12, 0.03)),
-                    MeshMaterial3d(metal.clone()),
-                    Transform::from_xyz(ww + 0.0, 0.0, 0.02),
-                ));
-            });
-        // Screen and keypad.
-        commands.spawn((
-            Mesh3d(box_mesh(&mut meshes, 0.34, 0.07, 0.01)),
-            MeshMaterial3d(screen_mat.clone()),
-            Transform::from_translation(o + SCREEN),
-        ));
-        for r in 0..4 {
-            for c in 0..3 {
-                commands.spawn((
-                    Mesh3d(box_mesh(&mut meshes, 0.035, 0.035, 0.012)),
-                    MeshMaterial3d(dark.clone()),
-                    Transform::from_translation(
-                        o + KEYPAD + Vec3::new((c as f32 - 1.0) * 0.045, 0.12 - r as f32 * 0.045, 0.0),
-                    ),
-                ));
-            }
-        }
-        // LEDs: Ready, Busy, Fault, Window.
-        let led_mesh = meshes.add(Sphere::new(0.016));
-        for which in 0..4 {
-            let material =
-                materials.add(StandardMaterial { base_color: led_colour(which, 0.25), ..default() });
-            commands.spawn((
-                Led { automat: i, which, material: material.clone() },
-                Mesh3d(led_mesh.clone()),
-                MeshMaterial3d(material),
-                Transform::from_translation(
-                    o + Vec3::new(-0.09 + which as f32 * 0.06, LEDS_Y, d / 2.0 + 0.015),
-                ),
-            ));
-        }
-        // The carousel: a drum on the cabinet's axis, a hook per slot; slot k at angle k/slots.
-        let drum_mesh = meshes.add(Cylinder::new(RADIUS - 0.04, DRUM_TOP - 0.35));
-        let marker_mesh = box_mesh(&mut meshes, 0.05, 0.01, RADIUS - 0.04);
-        let hook_mesh = box_mesh(&mut meshes, 0.008, 0.008, 0.07);
-
-        commands
-            .spawn((Drum { automat: i, slots }, Transform::from_translation(o + Vec3::new(0.0, 0.0, 0.0))))
-            .insert(Visibility::default())
-            .with_children(|drum| {
-                drum.spawn((
-                    Mesh3d(drum_mesh),
-                    MeshMaterial3d(drum_mat.clone()),
-                    Transform::from_xyz(0.0, (DRUM_TOP + 0.35) / 2.0, 0.0),
-                ));
-                // A bar across the drum's top, yellow towards slot 0, blue towards the opposite
-                // slot: seen through the glass top, it shows how far the carousel has turned.
-                for (mat, z) in [(&marker_mat, 1.0), (&marker_back, -1.0)] {
-                    drum.spawn((
-                        Mesh3d(marker_mesh.clone()),
-                        MeshMaterial3d(mat.clone()),
-                        Transform::from_xyz(0.0, DRUM_TOP + 0.005, z * (RADIUS - 0.04) / 2.0),
-                    ));
-                }
-                for slot in 0..slots {
-                    let a = slot as f32 / slots as f32 * TAU;
-                    let dir = Vec3::new(a.sin(), 0.0, a.cos());
-                    drum.spawn((
-                        Mesh3d(hook_mesh.clone()),
-                        MeshMaterial3d(metal.clone()),
-                        Transform::from_translation(dir * (RADIUS - 0.04 + 0.035) + Vec3::Y * HOOK_Y)
-                            .with_rotation(Quat::from_rotation_y(a)),
-                    ));
-                    drum.spawn((
-                        HangPoint { automat: i, slot, shown: None },
-                        Transform::from_translation(dir * (RADIUS + 0.005) + Vec3::Y * (HOOK_Y - 0.01))
-                            .with_rotation(Quat::from_rotation_y(a)),
-                        Visibility::default(),
-                    ));
-                }
-            });
-        // The user, hidden until someone acts here.
-        let skin = mat(&mut materials, Color::srgb(0.85, 0.68, 0.55));
-        let coat = mat(&mut materials, user_colour(i));
-        commands.spawn((Figure(i), Transform::from_translation(o + USER), Visibility::Hidden)).with_children(
-            |f| {
-                f.spawn((
-                    Mesh3d(meshes.add(Capsule3d::new(0.17, 0.75))),
-                    MeshMaterial3d(coat),
-                    Transform::from_xyz(0.0, 0.72, 0.0),
-                ));
-                f.spawn((
-                    Mesh3d(meshes.add(Sphere::new(0.11))),
-                    MeshMaterial3d(skin),
-                    Transform::from_xyz(0.0, 1.45, 0.0),
-                ));
-            },
-        );
+        spawn_cabinet(&mut commands, &mut meshes, &mut materials, &p, i, o);
+        spawn_drum(&mut commands, &mut meshes, &p, i, o, slots);
+        spawn_user(&mut commands, &mut meshes, &mut materials, i, o);
     }
-    commands.insert_resource(Kit { fob, ring, metal, colours: HashMap::new() });
+    commands.insert_resource(Kit { fob, ring, metal: p.metal.clone(), colours: HashMap::new() });
     let focus = layout.origin(0) + Vec3::new(0.0, 1.0, 0.2);
     // No multisampling: on a software rasteriser (lavapipe) 4× MSAA costs most of the frame.
     commands.spawn((
@@ -316,6 +205,171 @@ fn build_scene(
         Msaa::Off,
         Transform::from_xyz(1.0, 1.6, 2.6).looking_at(focus, Vec3::Y),
     ));
+}
+
+/// An automat's cabinet at `o`: walls, the front panel, the door, screen, keypad and LEDs.
+fn spawn_cabinet(
+    commands: &mut Commands,
+    meshes: &mut Assets<Mesh>,
+    materials: &mut Assets<StandardMaterial>,
+    p: &Palette,
+    i: usize,
+    o: Vec3,
+) {
+    let Palette { steel, dark, glass, screen_mat, metal, .. } = p;
+    let (w, h, d) = (WIDTH, HEIGHT, DEPTH);
+    // Walls: translucent sides, top and back so the carousel shows; a solid base and front.
+    for (size, at, m) in [
+        (Vec3::new(0.02, h, d), Vec3::new(-w / 2.0, h / 2.0, 0.0), glass),
+        (Vec3::new(0.02, h, d), Vec3::new(w / 2.0, h / 2.0, 0.0), glass),
+        (Vec3::new(w, 0.02, d), Vec3::new(0.0, h, 0.0), glass),
+        (Vec3::new(w, h, 0.02), Vec3::new(0.0, h / 2.0, -d / 2.0), glass),
+        (Vec3::new(w, 0.25, d), Vec3::new(0.0, 0.125, 0.0), steel),
+    ] {
+        commands.spawn((
+            Mesh3d(box_mesh(meshes, size.x, size.y, size.z)),
+            MeshMaterial3d(m.clone()),
+            Transform::from_translation(o + at),
+        ));
+    }
+    // The front panel around the window: below, above, left, right of it.
+    let (wy, ww, wh) = (WINDOW_Y, WINDOW_W, WINDOW_H);
+    let (bottom, top) = (wy - wh / 2.0 - 0.25, h - (wy + wh / 2.0));
+    let side = (w - ww) / 2.0;
+    for (size, at) in [
+        (Vec3::new(w, bottom, 0.02), Vec3::new(0.0, 0.25 + bottom / 2.0, d / 2.0)),
+        (Vec3::new(w, top, 0.02), Vec3::new(0.0, h - top / 2.0, d / 2.0)),
+        (Vec3::new(side, wh, 0.02), Vec3::new(-(ww + side) / 2.0, wy, d / 2.0)),
+        (Vec3::new(side, wh, 0.02), Vec3::new((ww + side) / 2.0, wy, d / 2.0)),
+    ] {
+        commands.spawn((
+            Mesh3d(box_mesh(meshes, size.x, size.y, size.z)),
+            MeshMaterial3d(steel.clone()),
+            Transform::from_translation(o + at),
+        ));
+    }
+    // The outer door over the window, hinged on its left edge.
+    commands
+        .spawn((Hinge(i), Transform::from_translation(o + Vec3::new(-ww / 2.0 - 0.02, wy, d / 2.0 + 0.02))))
+        .insert(Visibility::default())
+        .with_children(|hinge| {
+            hinge.spawn((
+                Mesh3d(box_mesh(meshes, ww + 0.04, wh + 0.04, 0.02)),
+                MeshMaterial3d(dark.clone()),
+                Transform::from_xyz((ww + 0.04) / 2.0, 0.0, 0.0),
+            ));
+            hinge.spawn((
+                Mesh3d(box_mesh(meshes, 0.015, 0.12, 0.03)),
+                MeshMaterial3d(metal.clone()),
+                Transform::from_xyz(ww + 0.0, 0.0, 0.02),
+            ));
+        });
+    // Screen and keypad.
+    commands.spawn((
+        Mesh3d(box_mesh(meshes, 0.34, 0.07, 0.01)),
+        MeshMaterial3d(screen_mat.clone()),
+        Transform::from_translation(o + SCREEN),
+    ));
+    for r in 0..4 {
+        for c in 0..3 {
+            commands.spawn((
+                Mesh3d(box_mesh(meshes, 0.035, 0.035, 0.012)),
+                MeshMaterial3d(dark.clone()),
+                Transform::from_translation(
+                    o + KEYPAD + Vec3::new((c as f32 - 1.0) * 0.045, 0.12 - r as f32 * 0.045, 0.0),
+                ),
+            ));
+        }
+    }
+    // LEDs: Ready, Busy, Fault, Window.
+    let led_mesh = meshes.add(Sphere::new(0.016));
+    for which in 0..4 {
+        let material = materials.add(StandardMaterial { base_color: led_colour(which, 0.25), ..default() });
+        commands.spawn((
+            Led { automat: i, which, material: material.clone() },
+            Mesh3d(led_mesh.clone()),
+            MeshMaterial3d(material),
+            Transform::from_translation(o + Vec3::new(-0.09 + which as f32 * 0.06, LEDS_Y, d / 2.0 + 0.015)),
+        ));
+    }
+}
+
+/// An automat's carousel at `o`: a drum on the cabinet's axis, a hook per slot.
+fn spawn_drum(
+    commands: &mut Commands,
+    meshes: &mut Assets<Mesh>,
+    p: &Palette,
+    i: usize,
+    o: Vec3,
+    slots: usize,
+) {
+    let Palette { drum_mat, metal, marker_mat, marker_back, .. } = p;
+    // The carousel: a drum on the cabinet's axis, a hook per slot; slot k at angle k/slots.
+    let drum_mesh = meshes.add(Cylinder::new(RADIUS - 0.04, DRUM_TOP - 0.35));
+    let marker_mesh = box_mesh(meshes, 0.05, 0.01, RADIUS - 0.04);
+    let hook_mesh = box_mesh(meshes, 0.008, 0.008, 0.07);
+
+    commands
+        .spawn((Drum { automat: i, slots }, Transform::from_translation(o + Vec3::new(0.0, 0.0, 0.0))))
+        .insert(Visibility::default())
+        .with_children(|drum| {
+            drum.spawn((
+                Mesh3d(drum_mesh),
+                MeshMaterial3d(drum_mat.clone()),
+                Transform::from_xyz(0.0, (DRUM_TOP + 0.35) / 2.0, 0.0),
+            ));
+            // A bar across the drum's top, yellow towards slot 0, blue towards the opposite
+            // slot: seen through the glass top, it shows how far the carousel has turned.
+            for (mat, z) in [(marker_mat, 1.0), (marker_back, -1.0)] {
+                drum.spawn((
+                    Mesh3d(marker_mesh.clone()),
+                    MeshMaterial3d(mat.clone()),
+                    Transform::from_xyz(0.0, DRUM_TOP + 0.005, z * (RADIUS - 0.04) / 2.0),
+                ));
+            }
+            for slot in 0..slots {
+                let a = slot as f32 / slots as f32 * TAU;
+                let dir = Vec3::new(a.sin(), 0.0, a.cos());
+                drum.spawn((
+                    Mesh3d(hook_mesh.clone()),
+                    MeshMaterial3d(metal.clone()),
+                    Transform::from_translation(dir * (RADIUS - 0.04 + 0.035) + Vec3::Y * HOOK_Y)
+                        .with_rotation(Quat::from_rotation_y(a)),
+                ));
+                drum.spawn((
+                    HangPoint { automat: i, slot, shown: None },
+                    Transform::from_translation(dir * (RADIUS + 0.005) + Vec3::Y * (HOOK_Y - 0.01))
+                        .with_rotation(Quat::from_rotation_y(a)),
+                    Visibility::default(),
+                ));
+            }
+        });
+}
+
+/// The person at automat `i`, hidden until someone acts there.
+fn spawn_user(
+    commands: &mut Commands,
+    meshes: &mut Assets<Mesh>,
+    materials: &mut Assets<StandardMaterial>,
+    i: usize,
+    o: Vec3,
+) {
+    let skin = mat(materials, Color::srgb(0.85, 0.68, 0.55));
+    let coat = mat(materials, user_colour(i));
+    commands.spawn((Figure(i), Transform::from_translation(o + USER), Visibility::Hidden)).with_children(
+        |f| {
+            f.spawn((
+                Mesh3d(meshes.add(Capsule3d::new(0.17, 0.75))),
+                MeshMaterial3d(coat),
+                Transform::from_xyz(0.0, 0.72, 0.0),
+            ));
+            f.spawn((
+                Mesh3d(meshes.add(Sphere::new(0.11))),
+                MeshMaterial3d(skin),
+                Transform::from_xyz(0.0, 1.45, 0.0),
+            ));
+        },
+    );
 }
 
 fn led_colour(which: usize, level: f32) -> Color {
