@@ -13,7 +13,7 @@ pub fn busy_hour() -> Scenario {
     let mut contacts = String::new();
     let mut contracts = String::new();
     let mut users = String::new();
-    let mut timeline = String::new();
+    let mut steps: Vec<(u32, String)> = Vec::new();
     for i in 1..=30u32 {
         let look = format!(
             "(colour: \"{}\", shape: {}, label: \"{i}\")",
@@ -34,16 +34,22 @@ pub fn busy_hour() -> Scenario {
     for u in 1..=24u32 {
         users.push_str(&format!("(name: \"u{u}\"),"));
         let take = (u - 1) * 100 + 20;
-        timeline.push_str(&format!(
-            "(at: \"{take}s\", do: Take(user: \"u{u}\", code: Pin(\"{}\"))),",
-            100_000 + u * 7
+        steps.push((
+            take,
+            format!("(at: \"{take}s\", do: Take(user: \"u{u}\", code: Pin(\"{}\"))),", 100_000 + u * 7),
         ));
-        timeline.push_str(&format!(
-            "(at: \"{}s\", do: Return(user: \"u{u}\", code: Pin(\"{}\"), item: Key({u}))),",
-            take + 1250,
-            100_000 + u * 7
+        let back = take + 1250;
+        steps.push((
+            back,
+            format!(
+                "(at: \"{back}s\", do: Return(user: \"u{u}\", code: Pin(\"{}\"), item: Key({u}))),",
+                100_000 + u * 7
+            ),
         ));
     }
+    // A timeline is written in time order (the loader refuses one that is not).
+    steps.sort_by_key(|(t, _)| *t);
+    let timeline: String = steps.into_iter().map(|(_, s)| s).collect();
     let src = format!(
         "Scenario(name: \"busy hour\", duration: \"1h\", automats: [(id: 1)], keys: [{keys}], contacts: [{contacts}], \
          contracts: [{contracts}], users: [{users}], timeline: [{timeline}], \
