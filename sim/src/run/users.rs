@@ -282,6 +282,7 @@ impl Run {
         match queue.front() {
             None => {
                 queue.push_back(u);
+                self.show_queue(i);
                 self.begin(u, intent);
             }
             Some(&front) if front == u => self.begin(u, intent),
