@@ -168,3 +168,39 @@ fn every_matcher_name_in_the_library_mutated_by_one_letter_is_refused() {
     }
     assert!(mutants > 100, "only {mutants} matcher names in the library");
 }
+
+#[test]
+fn any_prefix_or_byte_flip_of_a_scenario_is_refused_without_a_panic_and_placed_in_the_file() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/replayed_unlock_refused.ron");
+    let src = std::fs::read_to_string(path).expect("readable");
+    let mut inputs: Vec<String> =
+        (0..src.len()).filter(|&i| src.is_char_boundary(i)).map(|i| src[..i].to_string()).collect();
+    // Deterministic byte flips (kept to valid UTF-8).
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..2000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut bytes = src.clone().into_bytes();
+        let at = (x as usize) % bytes.len();
+        bytes[at] = b"(),:\"[]x9 -#"[(x >> 32) as usize % 12];
+        if let Ok(s) = String::from_utf8(bytes) {
+            inputs.push(s);
+        }
+    }
+    let mut refused = 0;
+    for input in &inputs {
+        if let Err(e) = sim::scenario::load_str("f.ron", input) {
+            refused += 1;
+            for p in e.problems() {
+                if let Some(span) = &p.span {
+                    assert!(
+                        span.start <= input.len() && span.end <= input.len() + 1,
+                        "{span:?} outside: {p}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(refused > inputs.len() / 2, "{refused} of {} refused", inputs.len());
+}
