@@ -186,7 +186,7 @@ fn parse_problem(src: &str, start: usize, end: usize, code: String) -> (String, 
         if let Some(e) = again {
             let s = value_start(src, node.start + offset_of(text, e.span.start.line, e.span.start.col));
             let t = node.start + offset_of(text, e.span.end.line, e.span.end.col);
-            let inner = Spans::parse(src).path_at(s).map_or(path.clone(), |(p, _)| p);
+            let inner = spans.path_at(s).map_or(path.clone(), |(p, _)| p);
             return (format!("{inner}: {}", e.code), s..t.max(s + 1));
         }
     }
@@ -212,7 +212,8 @@ pub fn colour(s: &str) -> Option<[u8; 3]> {
 
 /// Parses a tag in hex (up to 16 digits).
 pub fn tag(s: &str) -> Option<u64> {
-    (!s.is_empty() && s.len() <= 16).then(|| u64::from_str_radix(s, 16).ok()).flatten()
+    let hex = !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    hex.then(|| u64::from_str_radix(s, 16).ok()).flatten()
 }
 
 /// Parses `"HH:MM"`.
@@ -301,6 +302,14 @@ mod tests {
         let e = load_str("x.ron", src).expect_err("refused");
         assert_eq!(e.line, 2);
         assert!(e.message.contains("keys[0].look.colour"), "{e}");
+    }
+
+    #[test]
+    fn hex_is_hex_digits_only() {
+        assert_eq!(tag("04A1"), Some(0x04A1));
+        assert_eq!(tag("+1"), None, "from_str_radix alone takes a sign");
+        assert_eq!(hex_bytes("00 ff"), Some(vec![0, 255]));
+        assert_eq!(hex_bytes("+1"), None);
     }
 
     #[test]
