@@ -218,7 +218,8 @@ pub enum Event {
 }
 
 impl Event {
-    /// Every event's name, as traces and scenario files spell it.
+    /// Every event's name, as traces and scenario files spell it (scenario files are checked
+    /// against it: keep it in step with [`Event::name`], whose match is exhaustive).
     pub const NAMES: &'static [&'static str] = &[
         "AutomatAdded",
         "ContactAdded",

@@ -75,10 +75,10 @@ pub fn matches(m: &Matcher, o: &Observation) -> bool {
         (Matcher::Plant(name), Observation::Plant(n)) => name.name() == *n,
         (Matcher::ApiError(text), Observation::ApiError(e)) => e.contains(text.as_str()),
         (Matcher::Took { user, key }, Observation::Took { user: u, key: k }) => {
-            is_ok(user, u) && key.is_none_or(|want| *k == Some(want))
+            is_ok(user, u) && key_ok(*key, *k)
         }
         (Matcher::Hung { user, key, item }, Observation::Hung { user: u, key: k, item: i }) => {
-            is_ok(user, u) && key.is_none_or(|want| *k == Some(want)) && (item.is_none() || item == i)
+            is_ok(user, u) && key_ok(*key, *k) && (item.is_none() || item == i)
         }
         _ => false,
     }
@@ -244,19 +244,21 @@ fn expected(
     let when = hi.map_or(end, |h| h.min(end.max(h)));
     let (least, most) = e.bounds();
     let n = hits.len() as u64;
-    if let Some(&first) = hits.first() {
+    let first = hits.first().copied();
+    if let Some(first) = first {
         *from = first + 1;
     }
-    if n < u64::from(least) || most.is_some_and(|m| n > u64::from(m)) {
-        let order = if in_order && start > 0 { " (after the previous expected event)" } else { "" };
-        let failure = if e.counts() {
-            format!("{}: expected {what}{}{order}, seen {n}×", fmt_time(when), count_text(e))
-        } else {
-            format!("{}: expected {what}{order}, not seen", fmt_time(when))
-        };
-        return (hits.first().map(|&i| observed[i].at), vec![failure]);
+    let at = first.map(|i| observed[i].at);
+    if n >= u64::from(least) && most.is_none_or(|m| n <= u64::from(m)) {
+        return (at, Vec::new());
     }
-    (hits.first().map(|&i| observed[i].at), Vec::new())
+    let order = if in_order && start > 0 { " (after the previous expected event)" } else { "" };
+    let failure = if e.counts() {
+        format!("{}: expected {what}{}{order}, seen {n}×", fmt_time(when), count_text(e))
+    } else {
+        format!("{}: expected {what}{order}, not seen", fmt_time(when))
+    };
+    (at, vec![failure])
 }
 
 fn end_state(f: &Final, registry: Option<&Registry>, world: World<'_>, t: &str) -> Vec<String> {

@@ -324,3 +324,25 @@ impl Drop for TraceWriter {
         self.flush();
     }
 }
+/// A trace kept in memory (for tests and tools that read a run's trace back): clones share
+/// one buffer, so one goes to [`RunOptions::trace`](crate::run::RunOptions::trace) and another
+/// reads it afterwards.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryTrace(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl MemoryTrace {
+    /// The bytes written so far (a writer that panicked leaves what it had written).
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+impl std::io::Write for MemoryTrace {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -93,9 +93,21 @@ impl Station {
         now: Instant,
         message: &HostToBoard,
     ) -> Result<(), firmware_proto::link::SendError> {
+        let mut buf: firmware_proto::message::PayloadBuf = [0; firmware_proto::frame::MAX_PAYLOAD];
+        let n = firmware_proto::message::encode(message, &mut buf)?;
+        self.send_host_payload(now, &buf[..n])
+    }
+
+    /// Queues an encoded message for the board on the host link (after a jump to `now` if
+    /// needed): the controller's, or one an attacker sends again.
+    pub(super) fn send_host_payload(
+        &mut self,
+        now: Instant,
+        payload: &[u8],
+    ) -> Result<(), firmware_proto::link::SendError> {
         self.ensure_jump(now);
         self.lock.dirty = true;
-        self.ctl_host.send_message(message)
+        self.ctl_host.send(payload)
     }
 
     /// Queues a message for the board on the plant link (after a jump to `now` if needed).
@@ -172,9 +184,7 @@ impl Electronics {
     pub fn replay_payload(&mut self, i: usize, now: Instant, payload: &[u8], out: &mut Vec<Outgoing>) {
         if let Some(s) = self.stations.get_mut(i) {
             out.push(Outgoing::LinkNote(i, Channel::Host, format!("replayed {} bytes", payload.len())));
-            s.ensure_jump(now);
-            s.lock.dirty = true;
-            if let Err(e) = s.ctl_host.send(payload) {
+            if let Err(e) = s.send_host_payload(now, payload) {
                 out.push(Outgoing::LinkNote(i, Channel::Host, format!("replay refused: {e}")));
             }
         }

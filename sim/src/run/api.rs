@@ -23,7 +23,7 @@ impl Run {
         self.automats.iter().position(|a| a.0 == id)
     }
 
-    pub(super) fn item_of(&self, k: &scenario::KeySpec) -> Item {
+    fn item_of(&self, k: &scenario::KeySpec) -> Item {
         Item {
             key: Some(KeyId(k.id)),
             tag: k.tag.as_deref().and_then(scenario::load::tag).map(TagId),
@@ -120,7 +120,7 @@ impl Run {
         }
     }
 
-    pub(super) fn create_contract(&mut self, c: &ContractSpec) {
+    fn create_contract(&mut self, c: &ContractSpec) {
         let now = self.ts();
         let at =
             |o: Option<scenario::Offset>| o.map(|o| self.start.saturating_add(o.0).unwrap_or(Timestamp::MAX));
@@ -266,7 +266,7 @@ impl Run {
         }
     }
 
-    pub(super) fn api_result(
+    fn api_result(
         &mut self,
         call: String,
         result: Option<Result<String, controller::registry::ApiError>>,
@@ -288,12 +288,7 @@ impl Run {
     }
 
     /// An API call was refused: traced, observed, and a problem unless `want` expected it.
-    pub(super) fn api_refused(
-        &mut self,
-        call: String,
-        error: &controller::registry::ApiError,
-        want: Option<&str>,
-    ) {
+    fn api_refused(&mut self, call: String, error: &controller::registry::ApiError, want: Option<&str>) {
         let text = error.to_string();
         self.emit(TraceEvent::Api { call: call.clone(), result: format!("error {text}") });
         self.observe(Observation::ApiError(text.clone()));

@@ -149,7 +149,7 @@ impl Run {
 
     /// An audit record: traced, observed, and who opened each session noted (for the hands
     /// invariant and the people who wait their turn).
-    pub(super) fn record(&mut self, r: controller::audit::Record) {
+    fn record(&mut self, r: controller::audit::Record) {
         let body = format!("{:?}", r.event);
         let name = r.event.name();
         self.emit(TraceEvent::Audit { seq: r.seq, name: name.into(), body });
@@ -178,7 +178,7 @@ impl Run {
         self.observe(Observation::Audit(name, event_key(&r.event)));
     }
 
-    pub(super) fn capture(&mut self, i: usize, camera: Camera, id: u64) {
+    fn capture(&mut self, i: usize, camera: Camera, id: u64) {
         let plant = &self.plants[i];
         let (fault, cam) = match camera {
             Camera::Front => (plant.front_camera, "front"),

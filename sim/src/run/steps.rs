@@ -46,12 +46,20 @@ impl Run {
             | Action::CaptureFrame { .. }
             | Action::ReplayFrame { .. }
             | Action::InjectBytes { .. } => self.line_step(action),
-            _ => self.fault_step(action),
+            Action::Stall { .. }
+            | Action::ClearStall { .. }
+            | Action::LoseSteps { .. }
+            | Action::EncoderNoise { .. }
+            | Action::Latch { .. }
+            | Action::TagReader { .. }
+            | Action::Camera { .. }
+            | Action::Mains { .. }
+            | Action::Tamper { .. } => self.fault_step(action),
         }
     }
 
     /// A fault of an automat's mechanics or sensors.
-    pub(super) fn fault_step(&mut self, action: Action) {
+    fn fault_step(&mut self, action: Action) {
         let now = self.now;
         let automat = |run: &Self, id: u32| run.automat_index(id);
         match action {
@@ -114,7 +122,7 @@ impl Run {
     }
 
     /// The site's power goes or comes back.
-    pub(super) fn power_step(&mut self, action: Action) {
+    fn power_step(&mut self, action: Action) {
         let now = self.now;
         match action {
             Action::PowerCut { survive_bytes } => {
@@ -146,7 +154,7 @@ impl Run {
     }
 
     /// The host line: its behaviour, and an attacker on it.
-    pub(super) fn line_step(&mut self, action: Action) {
+    fn line_step(&mut self, action: Action) {
         let now = self.now;
         let automat = |run: &Self, id: u32| run.automat_index(id);
         let mut out = Vec::new();

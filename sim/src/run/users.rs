@@ -242,7 +242,7 @@ impl Run {
         }
     }
 
-    pub(super) fn intend(&mut self, user: &str, code: &Code, plan: Plan) {
+    fn intend(&mut self, user: &str, code: &Code, plan: Plan) {
         let Some(u) = self.user(user) else {
             self.problem(format!("no user {user:?}"));
             return;
@@ -252,7 +252,7 @@ impl Run {
         }
     }
 
-    pub(super) fn give(&mut self, from: &str, to: &str, key: u32) {
+    fn give(&mut self, from: &str, to: &str, key: u32) {
         let (Some(f), Some(t)) = (self.user(from), self.user(to)) else {
             self.problem(format!("give: no user {from:?} or {to:?}"));
             return;
@@ -272,7 +272,7 @@ impl Run {
 
     /// User `u` comes to their automat to do `intent`: now, if nobody else is busy there (or
     /// they do not wait for anyone), else at the back of the queue.
-    pub(super) fn arrive(&mut self, u: usize, intent: Intent) {
+    fn arrive(&mut self, u: usize, intent: Intent) {
         let i = self.users[u].automat;
         if self.users[u].impatient {
             self.begin(u, intent);
@@ -297,7 +297,7 @@ impl Run {
     }
 
     /// Whoever is served at automat `i` and done leaves; the next in the queue steps up.
-    pub(super) fn serve_queue(&mut self, i: usize) -> bool {
+    fn serve_queue(&mut self, i: usize) -> bool {
         let mut progress = false;
         while let Some(&front) = self.queues[i].front() {
             if self.users[front].busy() {
@@ -316,12 +316,12 @@ impl Run {
         progress
     }
 
-    pub(super) fn show_queue(&mut self, i: usize) {
+    fn show_queue(&mut self, i: usize) {
         let users = self.queues[i].iter().map(|&u| self.users[u].name.clone()).collect();
         self.emit(TraceEvent::Queue { automat: i, users });
     }
 
-    pub(super) fn begin(&mut self, u: usize, intent: Intent) {
+    fn begin(&mut self, u: usize, intent: Intent) {
         let now = self.now;
         let automat = self.users[u].automat;
         let mark = self.displays[automat].len();
@@ -341,10 +341,8 @@ impl Run {
 
     /// Rig mode: the harness types the code; the person at the rig does the rest.
     pub(super) fn type_only(&mut self, user: &str, code: &Code) {
-        if let Some(u) = self.user(user)
-            && let Some(keys) = self.code_keys(code)
-        {
-            self.begin(u, Intent { keys, plan: Plan::Type });
+        if let Some(keys) = self.code_keys(code) {
+            self.type_keys(user, &keys);
         }
     }
 
@@ -355,7 +353,7 @@ impl Run {
         }
     }
 
-    pub(super) fn press(&mut self, i: usize, c: char) {
+    fn press(&mut self, i: usize, c: char) {
         let key = match c {
             '*' => KeypadKey::Star,
             '#' => KeypadKey::Enter,
@@ -369,7 +367,7 @@ impl Run {
         self.electronics.controller_input(self.now, Input::Keypad { automat, key });
     }
 
-    pub(super) fn code_keys(&mut self, code: &Code) -> Option<String> {
+    fn code_keys(&mut self, code: &Code) -> Option<String> {
         match code {
             Code::Pin(p) => Some(format!("{p}#")),
             Code::ReturnCode(c) => Some(format!("*{c}#")),
@@ -387,7 +385,7 @@ impl Run {
         self.users.iter().position(|u| u.name == name)
     }
 
-    pub(super) fn push_act(&mut self, user: &str, act: Act) {
+    fn push_act(&mut self, user: &str, act: Act) {
         if let Some(u) = self.user(user) {
             let now = self.now;
             let u = &mut self.users[u];
@@ -409,7 +407,7 @@ impl Run {
     }
 
     /// Lets user `u` do what they can now; returns whether anything happened.
-    pub(super) fn user_act(&mut self, u: usize) -> bool {
+    fn user_act(&mut self, u: usize) -> bool {
         let mut progress = false;
         loop {
             let user = &self.users[u];
@@ -435,7 +433,7 @@ impl Run {
     }
 
     /// Waiting for the latch: goes on once it releases, gives up after `timeout`.
-    pub(super) fn wait_unlock(&mut self, u: usize, timeout: Duration) -> bool {
+    fn wait_unlock(&mut self, u: usize, timeout: Duration) -> bool {
         let now = self.now;
         let i = self.users[u].automat;
         let since = *self.users[u].waiting_since.get_or_insert(now);
@@ -455,7 +453,7 @@ impl Run {
         false
     }
 
-    pub(super) fn act(&mut self, u: usize, act: Act) {
+    fn act(&mut self, u: usize, act: Act) {
         let now = self.now;
         let i = self.users[u].automat;
         let name = self.users[u].name.clone();
@@ -488,7 +486,7 @@ impl Run {
 
     /// Takes what hangs at the window: only from a session the user's own code opened, unless
     /// they grab.
-    pub(super) fn take(&mut self, u: usize, grab: bool) {
+    fn take(&mut self, u: usize, grab: bool) {
         let (now, i) = (self.now, self.users[u].automat);
         let name = self.users[u].name.clone();
         let owner = self.owners[i];
@@ -511,7 +509,7 @@ impl Run {
         }
     }
 
-    pub(super) fn hang(&mut self, u: usize, item: &ItemRef) {
+    fn hang(&mut self, u: usize, item: &ItemRef) {
         let (now, i) = (self.now, self.users[u].automat);
         let name = self.users[u].name.clone();
         let Some(it) = self.users[u].take_from_hand(item) else {
@@ -541,7 +539,7 @@ impl Run {
     }
 
     /// After a return: if the screen said the key is wrong, reacts as the scenario says.
-    pub(super) fn check_wrong(&mut self, u: usize, on_wrong: OnWrong, then: Option<ItemRef>) {
+    fn check_wrong(&mut self, u: usize, on_wrong: OnWrong, then: Option<ItemRef>) {
         let i = self.users[u].automat;
         let name = self.users[u].name.clone();
         let mark = self.users[u].display_mark;

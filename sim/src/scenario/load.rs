@@ -127,15 +127,15 @@ pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
 /// is skipped.
 #[allow(clippy::result_large_err)]
 pub fn load_str(file: &str, src: &str) -> Result<Scenario, LoadError> {
-    let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-    let scenario: Scenario = options.from_str(src.strip_prefix('\u{feff}').unwrap_or(src)).map_err(|e| {
-        let bom = if src.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
-        let body = &src[bom..];
-        let start = value_start(src, offset_of(body, e.span.start.line, e.span.start.col) + bom);
-        let end = offset_of(body, e.span.end.line, e.span.end.col) + bom;
-        let (message, span) = parse_problem(src, start, end, e.code.to_string());
-        error_at(file, src, Some(span), message)
-    })?;
+    let scenario: Scenario =
+        ron_options().from_str(src.strip_prefix('\u{feff}').unwrap_or(src)).map_err(|e| {
+            let bom = if src.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+            let body = &src[bom..];
+            let start = value_start(src, offset_of(body, e.span.start.line, e.span.start.col) + bom);
+            let end = offset_of(body, e.span.end.line, e.span.end.col) + bom;
+            let (message, span) = parse_problem(src, start, end, e.code.to_string());
+            error_at(file, src, Some(span), message)
+        })?;
     let problems = super::validate::check(&scenario);
     if problems.is_empty() {
         return Ok(scenario);
@@ -154,6 +154,11 @@ pub fn load_str(file: &str, src: &str) -> Result<Scenario, LoadError> {
 /// path of the value and what is wrong; empty when it would load.
 pub fn problems(scenario: &Scenario) -> Vec<(String, String)> {
     super::validate::check(scenario)
+}
+
+/// How scenario files are read: optional values may be written bare.
+fn ron_options() -> ron::Options {
+    ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
 }
 
 /// RON places an error in a string inside its quotes: the value starts at the quote.
@@ -176,12 +181,10 @@ fn parse_problem(src: &str, start: usize, end: usize, code: String) -> (String, 
         && let Some((node, path)) = &element
         && let Some(text) = src.get(node.clone())
     {
-        let options =
-            ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
         let again = if text.trim_start().starts_with('(') {
-            options.from_str::<NeverWithin>(text).err()
+            ron_options().from_str::<NeverWithin>(text).err()
         } else {
-            options.from_str::<Matcher>(text).err()
+            ron_options().from_str::<Matcher>(text).err()
         };
         if let Some(e) = again {
             let s = value_start(src, node.start + offset_of(text, e.span.start.line, e.span.start.col));

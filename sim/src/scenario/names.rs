@@ -88,8 +88,13 @@ fn article(what: &str) -> &'static str {
 /// "unknown audit event "KeyFeched": did you mean "KeyFetched"? (one of: …)".
 pub fn unknown<S: NameSet>(v: &str) -> String {
     let names = S::names();
-    let hint = nearest(v, names).map_or(String::new(), |n| format!(": did you mean {n:?}?"));
+    let hint = hint(v, names, ": ");
     format!("unknown {} {v:?}{hint} (one of: {})", S::WHAT, names.join(", "))
+}
+
+/// `"{sep}did you mean "…"?"` with the name nearest to `v`, or nothing when none is near.
+pub fn hint(v: &str, names: &[&str], sep: &str) -> String {
+    nearest(v, names).map_or(String::new(), |n| format!("{sep}did you mean {n:?}?"))
 }
 
 /// The name closest to `v` by edit distance, if it is close enough to be a likely typo.

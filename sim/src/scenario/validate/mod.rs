@@ -116,9 +116,15 @@ impl Checker<'_> {
     fn user(&mut self, path: String, name: &str) {
         if !self.known.users.contains_key(name) {
             let names: Vec<&str> = self.known.users.keys().copied().collect();
-            let hint =
-                names::nearest(name, &names).map_or(String::new(), |n| format!("; did you mean {n:?}?"));
+            let hint = names::hint(name, &names, "; ");
             self.at(path, format!("no user {name:?} (declare it under users){hint}"));
+        }
+    }
+
+    /// A latitude and longitude on the globe.
+    fn location(&mut self, path: String, (lat, lon): (f64, f64)) {
+        if !(lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0) {
+            self.at(path, "latitude must be -90..=90 and longitude -180..=180");
         }
     }
 
@@ -191,13 +197,7 @@ impl Checker<'_> {
                 );
                 self.at(format!("automats[{i}].at_window"), msg);
             }
-            let (lat, lon) = a.location;
-            if !(lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0) {
-                self.at(
-                    format!("automats[{i}].location"),
-                    "latitude must be -90..=90 and longitude -180..=180",
-                );
-            }
+            self.location(format!("automats[{i}].location"), a.location);
         }
     }
 

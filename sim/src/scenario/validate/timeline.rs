@@ -146,8 +146,7 @@ impl Checker<'_> {
     fn contract_ref(&mut self, name: &str, path: String) {
         if !self.contracts.contains(name) {
             let known: Vec<&str> = self.contracts.iter().map(String::as_str).collect();
-            let hint =
-                names::nearest(name, &known).map_or(String::new(), |n| format!("; did you mean {n:?}?"));
+            let hint = names::hint(name, &known, "; ");
             self.at(path, format!("no contract {name:?} is created before this step{hint}"));
         }
     }
@@ -179,10 +178,8 @@ impl Checker<'_> {
             self.at(format!("{p}.end"), format!("ends ({}) before it starts ({})", r.end, r.start));
         }
         self.offset(format!("{p}.end"), Some(r.end));
-        if let Some((lat, lon)) = r.near
-            && !(lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0)
-        {
-            self.at(format!("{p}.near"), "latitude must be -90..=90 and longitude -180..=180");
+        if let Some(near) = r.near {
+            self.location(format!("{p}.near"), near);
         }
         if let Some(a) = r.expect_automat {
             self.automat(format!("{p}.expect_automat"), a);
