@@ -128,36 +128,32 @@ fn garbage_injected_on_the_host_line_is_dropped_and_nothing_opens() {
     assert!(out.passed, "{:#?}", out.failures);
 }
 
-/// A trace sink the test can read back.
-#[derive(Clone, Default)]
-struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
-fn every_screen_line_of_the_library_is_one_of_the_controllers_prompts() {
+fn every_screen_line_and_audit_name_of_the_library_is_one_the_scenario_checks_know() {
     // `Display("…")` matchers are checked at load against controller::prompts::PROMPTS: that
     // list must hold every line the screen really shows.
     let library = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let mut lines = 0;
     for f in sim::scenario::load::collect(&[library]).expect("library") {
         let s = sim::scenario::load_file(&f).expect("loads");
-        let sink = Sink::default();
+        let sink = sim::trace::MemoryTrace::default();
         run_plain(&s, RunOptions { trace: Some(Box::new(sink.clone())), ..RunOptions::default() });
-        let trace = String::from_utf8(sink.0.lock().expect("lock").clone()).expect("utf-8");
+        let trace = String::from_utf8(sink.bytes()).expect("utf-8");
         for line in trace.lines().filter(|l| l.contains(r#""type":"display""#)) {
             let v: serde_json::Value = serde_json::from_str(line).expect("json");
             let text = v["text"].as_str().expect("text");
             assert!(controller::prompts::is_prompt(text), "{}: {text:?} is in no template", f.display());
             lines += 1;
+        }
+        // Likewise `Event::NAMES`, which `Audit(kind)` matchers are checked against.
+        for line in trace.lines().filter(|l| l.contains(r#""type":"audit""#)) {
+            let v: serde_json::Value = serde_json::from_str(line).expect("json");
+            let name = v["name"].as_str().expect("name");
+            assert!(
+                controller::event::Event::NAMES.contains(&name),
+                "{}: {name} not in Event::NAMES",
+                f.display()
+            );
         }
     }
     assert!(lines > 100, "{lines} screen lines");

@@ -2,27 +2,13 @@
 //! had it; a live run streams the same trace as `sim run` writes; bad traces are refused with
 //! the line that shows it.
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use firmware_proto::types::IndicatorMode;
 use sim::replay::{Kind, Live, Replay};
 use sim::run::{RunOptions, run_plain, run_scenario};
 use sim::scenario::{Scenario, load_file};
-
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use sim::trace::MemoryTrace;
 
 fn scenario(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
@@ -30,10 +16,10 @@ fn scenario(name: &str) -> Scenario {
 }
 
 fn trace_of(s: &Scenario) -> String {
-    let buf = Shared::default();
+    let buf = MemoryTrace::default();
     let out = run_plain(s, RunOptions { trace: Some(Box::new(buf.clone())), ..RunOptions::default() });
     assert!(out.passed, "{:?}", out.failures);
-    let bytes = buf.0.lock().expect("lock").clone();
+    let bytes = buf.bytes();
     String::from_utf8(bytes).expect("utf-8")
 }
 
@@ -46,11 +32,11 @@ fn the_bevy_app_and_the_plain_loop_write_the_same_trace() {
     {
         let s = scenario(name);
         let plain = trace_of(&s);
-        let buf = Shared::default();
+        let buf = MemoryTrace::default();
         let out =
             run_scenario(&s, RunOptions { trace: Some(Box::new(buf.clone())), ..RunOptions::default() });
         assert!(out.passed, "{name}: {:?}", out.failures);
-        let app = String::from_utf8(buf.0.lock().expect("lock").clone()).expect("utf-8");
+        let app = String::from_utf8(buf.bytes()).expect("utf-8");
         assert_eq!(app, plain, "{name}");
         assert!(app.contains("\"type\":\"cabinet\"") && app.matches("\"type\":\"carousel\"").count() > 2);
     }
@@ -148,10 +134,10 @@ fn a_failing_run_marks_its_failures() {
     // Expect a key that is never returned to be back by the first minute: unmet.
     s.expect.events[4].before = Some(sim::scenario::Offset(std::time::Duration::from_secs(60)));
     s.expect.events[4].after = None;
-    let buf = Shared::default();
+    let buf = MemoryTrace::default();
     let out = run_plain(&s, RunOptions { trace: Some(Box::new(buf.clone())), ..RunOptions::default() });
     assert!(!out.passed);
-    let r = replay_of(&String::from_utf8(buf.0.lock().expect("lock").clone()).expect("utf-8"));
+    let r = replay_of(&String::from_utf8(buf.bytes()).expect("utf-8"));
     assert_eq!(r.passed, Some(false));
     let unmet: Vec<_> = r.expectations.iter().filter(|e| e.met == Some(false)).collect();
     assert_eq!(unmet.len(), 1, "{:?}", r.expectations);

@@ -34,21 +34,10 @@ fn scenario_trial(path: PathBuf) -> Trial {
 
 /// Runs a scenario with its trace in memory.
 fn trace_of(path: &Path, seed: Option<u64>) -> Result<Vec<u8>, Failed> {
-    #[derive(Clone, Default)]
-    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let scenario = sim::scenario::load_file(path).map_err(|e| Failed::from(format!("{e}")))?;
-    let buf = Shared::default();
+    let buf = sim::trace::MemoryTrace::default();
     run_scenario(&scenario, RunOptions { seed, trace: Some(Box::new(buf.clone())), ..Default::default() });
-    let bytes = buf.0.lock().map_err(|_| Failed::from("poisoned"))?.clone();
+    let bytes = buf.bytes();
     Ok(bytes)
 }
 
