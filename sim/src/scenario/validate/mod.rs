@@ -15,12 +15,16 @@ pub const MAX_DURATION: Duration = Duration::from_secs(60 * 24 * 3600);
 /// The most bytes one `InjectBytes` step may write.
 pub const MAX_INJECT: usize = 4096;
 
+/// A fob's colour for telling looks apart: its value (a name and its `#rrggbb` are one colour),
+/// or the text when it names no colour (refused on its own).
+type LookKey = Result<[u8; 3], String>;
+
 /// One problem: the path of the value it is about, and what is wrong.
 pub(super) type Problem = (String, String);
 
-/// What a scenario declares, to check references against.
 mod timeline;
 
+/// What a scenario declares, to check references against.
 pub(super) struct Known<'a> {
     automats: BTreeMap<u32, u8>,
     keys: BTreeMap<u32, &'a KeySpec>,
@@ -215,7 +219,7 @@ impl Checker<'_> {
     fn keys(&mut self) {
         let mut ids = BTreeSet::new();
         let mut slots: BTreeMap<(u32, u8), u32> = BTreeMap::new();
-        let mut looks: BTreeMap<(u32, String, Shape), u32> = BTreeMap::new();
+        let mut looks: BTreeMap<(u32, LookKey, Shape), u32> = BTreeMap::new();
         let mut tags: BTreeMap<u64, u32> = BTreeMap::new();
         for (i, k) in self.s.keys.iter().enumerate() {
             let p = format!("keys[{i}]");
@@ -242,7 +246,7 @@ impl Checker<'_> {
                 }
             }
             self.look(format!("{p}.look"), &k.look);
-            let rgb = colour(&k.look.colour).map_or_else(|| k.look.colour.clone(), |c| format!("{c:?}"));
+            let rgb = colour(&k.look.colour).ok_or_else(|| k.look.colour.clone());
             if let Some(other) = looks.insert((k.automat, rgb, k.look.shape), k.id) {
                 let msg = format!(
                     "looks like key {other} in the same automat: the camera could not tell them apart"
@@ -262,7 +266,10 @@ impl Checker<'_> {
             if let Some(rc) = &k.return_code
                 && controller::model::ReturnCode::parse(rc).is_none()
             {
-                self.at(format!("{p}.return_code"), format!("{rc:?} is not four digits"));
+                self.at(
+                    format!("{p}.return_code"),
+                    format!("a return code is four digits; this is {} characters", rc.chars().count()),
+                );
             }
             if let Some(d) = &k.daily_deadline
                 && clock(d).is_none()
@@ -347,9 +354,13 @@ impl Checker<'_> {
         if let Some(pin) = &c.pin
             && controller::model::Pin::parse(pin).is_none()
         {
+            let (min, max) = (controller::model::Pin::MIN_LEN, controller::model::Pin::MAX_LEN);
+            // Not the PIN itself: a PIN stays out of every report.
+            let n = pin.chars().count();
+            let digits = if pin.chars().all(|c| c.is_ascii_digit()) { "" } else { ", not all digits" };
             self.at(
                 format!("{p}.pin"),
-                format!("a PIN is 4 to 8 digits, not {} characters", pin.chars().count()),
+                format!("a PIN is {min} to {max} digits; this is {n} characters{digits}"),
             );
         }
     }

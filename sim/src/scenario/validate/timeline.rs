@@ -51,7 +51,7 @@ impl Checker<'_> {
                 if keys.is_empty() || !keys.chars().all(|c| c.is_ascii_digit() || "*#C".contains(c)) {
                     self.at(
                         format!("{p}.keys"),
-                        format!("{keys:?}: the keypad has 0-9, * , # (Enter) and C"),
+                        "the keypad has only 0-9, *, # (Enter) and C (and something must be pressed)",
                     );
                 }
             }
@@ -132,10 +132,10 @@ impl Checker<'_> {
             Code::Pin(pin)
                 if pin.is_empty() || pin.len() > 16 || !pin.chars().all(|c| c.is_ascii_digit()) =>
             {
-                self.at(format!("{p}[0]"), format!("{pin:?}: a typed PIN is 1 to 16 digits"));
+                self.at(format!("{p}[0]"), "a typed PIN is 1 to 16 digits");
             }
             Code::ReturnCode(rc) if controller::model::ReturnCode::parse(rc).is_none() => {
-                self.at(format!("{p}[0]"), format!("{rc:?}: a return code is four digits"));
+                self.at(format!("{p}[0]"), "a return code is four digits");
             }
             Code::ContractPin(name) => self.contract_ref(name, format!("{p}[0]")),
             _ => {}
