@@ -71,13 +71,7 @@ pub struct CaseResult {
 /// Loads every scenario under `paths`; all load errors are returned together. Two scenarios
 /// whose names give one `--out` directory are refused (their traces would interleave).
 pub fn load(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Scenario)>, Vec<LoadError>> {
-    let files = collect(paths).map_err(|e| {
-        let place =
-            paths.iter().find(|p| !p.exists()).map_or("<arguments>".into(), |p| p.display().to_string());
-        let text = e.to_string();
-        let text = text.strip_prefix(&format!("{place}: ")).unwrap_or(&text).to_string();
-        vec![LoadError::io(&place, text)]
-    })?;
+    let files = collect(paths).map_err(|e| vec![e])?;
     if files.is_empty() {
         return Err(vec![LoadError::io("<arguments>", "no .ron scenario files found".into())]);
     }

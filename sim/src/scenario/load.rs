@@ -241,8 +241,10 @@ pub fn weekday(s: &str) -> Option<jiff::civil::Weekday> {
 }
 
 /// Every `*.ron` under the given files and directories, sorted. Directories reached twice
-/// (a symlink loop, or the same one named twice) are walked once.
-pub fn collect(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+/// (a symlink loop, or the same one named twice) are walked once. An error names the path it
+/// is about (a missing one, or a directory that cannot be read).
+#[allow(clippy::result_large_err)]
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for p in paths {
@@ -251,21 +253,22 @@ pub fn collect(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
         } else if p.exists() {
             out.push(p.clone());
         } else {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("{}: no such file or directory", p.display()),
-            ));
+            return Err(LoadError::io(&p.display().to_string(), "no such file or directory".into()));
         }
     }
     Ok(out)
 }
 
-fn walk(dir: &Path, seen: &mut BTreeSet<PathBuf>, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let real = std::fs::canonicalize(dir)?;
+#[allow(clippy::result_large_err)]
+fn walk(dir: &Path, seen: &mut BTreeSet<PathBuf>, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let unreadable =
+        |e: std::io::Error| LoadError::io(&dir.display().to_string(), format!("cannot read: {e}"));
+    let real = std::fs::canonicalize(dir).map_err(unreadable)?;
     if !seen.insert(real) {
         return Ok(());
     }
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    let entries = std::fs::read_dir(dir).map_err(unreadable)?;
+    let mut entries: Vec<_> = entries.collect::<Result<_, _>>().map_err(unreadable)?;
     entries.sort_by_key(|e| e.path());
     for e in entries {
         let path = e.path();
