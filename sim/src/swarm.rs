@@ -292,23 +292,22 @@ fn happening(rng: &mut ChaCha8Rng, t: u64, p: &Person, w: World<'_>, timeline: &
             let keys = format!("{:06}#", rng.random_range(0..1_000_000u32));
             step(at, Action::Press { user, keys });
         }
-        _ => fault(rng, roll, t, (&user, pin), automat, contacts, timeline),
+        _ => fault(rng, roll, t, p, contacts, timeline),
     }
 }
 
-/// A fault, a power cut, line trouble, a revocation or a forced door, around `user` (with their
-/// code) at `automat`.
+/// A fault, a power cut, line trouble, a revocation or a forced door, around person `p` at
+/// their automat.
 fn fault(
     rng: &mut ChaCha8Rng,
     roll: u32,
     t: u64,
-    (user, pin): (&str, Code),
-    automat: u32,
+    p: &Person,
     contacts: &[ContactSpec],
     timeline: &mut Vec<Step>,
 ) {
     let at = secs(t);
-    let user = user.to_string();
+    let (user, pin, automat) = (p.name.clone(), Code::Pin(p.pin.clone()), p.automat);
     let mut step = |at: Offset, action: Action| timeline.push(Step { at, action });
     match roll {
         75..79 => {
