@@ -50,8 +50,9 @@ impl Run {
                 ask(self, format!("{user}: {how}"));
             }
             Action::CloseDoor { user } => ask(self, format!("{user}: close the door")),
-            Action::TakeKey { user } => ask(self, format!("{user}: take what hangs at the window")),
-            Action::Grab { user } => ask(self, format!("{user}: take what hangs at the window")),
+            Action::TakeKey { user } | Action::Grab { user } => {
+                ask(self, format!("{user}: take what hangs at the window"))
+            }
             Action::Hang { user, item } => ask(self, format!("{user}: hang {item:?} at the window")),
             Action::Give { from, to, key } => ask(self, format!("{from}: hand key {key} to {to}")),
             Action::Stall { .. }
