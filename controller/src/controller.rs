@@ -7,6 +7,24 @@
 //! [`Controller::poll_output`] in order: commands for boards, camera captures, display texts, and
 //! audit records to append to the journal. [`Controller::poll_timeout`] says when to call
 //! `handle_timeout` next. The controller reads no clock and does no I/O.
+//!
+//! # Acknowledged means durable
+//!
+//! The controller writes ahead: nothing it says to the world (a board command, a screen line,
+//! a capture request) leaves [`Controller::poll_output`] before every record committed ahead
+//! of it is durable. The driver appends each [`Output::Record`] to its journal and reports how
+//! many records the journal holds durably with [`Controller::journal_synced`]; while an output
+//! waits for that, [`Controller::awaiting_sync`] says so and the driver syncs. That is group
+//! commit: the driver may let records gather (everything one instant produces, or up to
+//! `fsync_every` of them) and make them durable with one sync, then every output waiting on
+//! them is released. Records pass a held output, so a group can grow while it waits; the
+//! outputs keep their order.
+//!
+//! An API result is acknowledged the same way: the caller may report it once
+//! [`Controller::durable`] has reached the [`Controller::committed`] it read right after the
+//! call. So a power cut loses only records nobody was told about: a take whose key left its
+//! hook a moment before the cut, say, but never a contract the API answered "ok", a take or
+//! return the screen confirmed, or anything that came before either.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -128,7 +146,11 @@ pub struct Controller {
     pub(crate) registry: Registry,
     chain: Chain,
     pub(crate) now: Timestamp,
-    out: VecDeque<Output>,
+    /// Outputs in order, each with the number of records that must be durable before it may
+    /// leave (records themselves leave at once).
+    out: VecDeque<(u64, Output)>,
+    /// Records the journal holds durably (reported by the driver).
+    durable: u64,
     pub(crate) automats: BTreeMap<AutomatId, AutomatRt>,
     next_capture: ImageRef,
     pub(crate) captures: BTreeMap<ImageRef, (AutomatId, CapturePurpose)>,
@@ -198,6 +220,7 @@ impl Controller {
             chain,
             now,
             out: VecDeque::new(),
+            durable: replayed,
             automats,
             next_capture: 0,
             captures: BTreeMap::new(),
@@ -231,9 +254,41 @@ impl Controller {
         self.chain
     }
 
-    /// The next thing to do.
+    /// The next thing to do. A record comes out at once; anything else only once every record
+    /// committed before it is durable (see [`Controller::journal_synced`]). While the first
+    /// output waits, later records still come out, so that one sync can cover them all.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        let (needs, first) = self.out.front()?;
+        let i = if matches!(first, Output::Record(_)) || *needs <= self.durable {
+            0
+        } else {
+            self.out.iter().position(|(_, o)| matches!(o, Output::Record(_)))?
+        };
+        self.out.remove(i).map(|(_, o)| o)
+    }
+
+    /// The driver's journal holds the first `records` records durably (a count: what
+    /// [`crate::journal::Journal::synced`] says). Outputs waiting for them are released.
+    pub fn journal_synced(&mut self, records: u64) {
+        self.durable = self.durable.max(records);
+    }
+
+    /// `Some(n)` while an output waits for the first `n` records to be durable: the driver
+    /// should sync its journal (now, or once the records it is gathering into one sync are in)
+    /// and report it with [`Controller::journal_synced`].
+    pub fn awaiting_sync(&self) -> Option<u64> {
+        self.out.iter().find(|(_, o)| !matches!(o, Output::Record(_))).map(|(n, _)| *n).filter(|&n| n > self.durable)
+    }
+
+    /// Records committed so far (durable or not): read after an API call, the point its result
+    /// may be acknowledged at.
+    pub fn committed(&self) -> u64 {
+        self.chain.next_seq
+    }
+
+    /// Records known to be durable.
+    pub fn durable(&self) -> u64 {
+        self.durable
     }
 
     /// When `handle_timeout` must be called next.
@@ -331,15 +386,20 @@ impl Controller {
     pub(crate) fn commit(&mut self, event: Event) {
         self.registry.apply(self.now, &event);
         let record = self.chain.append(self.now, event);
-        self.out.push_back(Output::Record(record));
+        self.out.push_back((0, Output::Record(record)));
+    }
+
+    /// Queues an output for the world: it waits for every record committed so far.
+    fn tell(&mut self, output: Output) {
+        self.out.push_back((self.chain.next_seq, output));
     }
 
     pub(crate) fn send_board(&mut self, automat: AutomatId, message: HostToBoard) {
-        self.out.push_back(Output::ToBoard { automat, message });
+        self.tell(Output::ToBoard { automat, message });
     }
 
     pub(crate) fn display(&mut self, automat: AutomatId, text: impl Into<String>) {
-        self.out.push_back(Output::Display { automat, text: text.into() });
+        self.tell(Output::Display { automat, text: text.into() });
     }
 
     pub(crate) fn capture(
@@ -351,7 +411,7 @@ impl Controller {
         let id = self.next_capture;
         self.next_capture += 1;
         self.captures.insert(id, (automat, purpose));
-        self.out.push_back(Output::Capture { automat, camera, id });
+        self.tell(Output::Capture { automat, camera, id });
         id
     }
 

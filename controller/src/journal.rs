@@ -19,12 +19,17 @@ use crate::audit::Record;
 pub const MAX_RECORD: usize = 1 << 20;
 const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
 
-/// When appended records are made durable.
+/// When appended records are made durable on their own, besides the syncs the driver asks for
+/// whenever an acknowledgement waits (see the [controller's docs](crate::controller)): the
+/// policy only decides how many records may share one sync, never whether something
+/// acknowledged is durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FsyncPolicy {
-    /// After every record: nothing acknowledged is ever lost.
+    /// After every record: one sync per record.
     Always,
-    /// After every `n` records: a cut loses up to `n - 1` of them.
+    /// Group commit: after `n` records at the latest, sooner when an acknowledgement waits.
+    /// A cut loses at most the records of the group not yet synced, none of which anybody was
+    /// told about.
     Every(u32),
     /// Only when [`Journal::sync`] is called.
     Manual,

@@ -130,6 +130,15 @@ pub struct World {
     pub hung: Vec<Item>,
     /// Presentations of a key to someone not entitled to take it.
     pub violations: Vec<String>,
+    /// Records that came before anything the world was told (an API result, a screen line, a
+    /// board command, a capture): a power cut must not lose them.
+    pub acked: usize,
+    /// At every output, as a power cut then would find things: the journal's durable bytes
+    /// and the records acknowledged.
+    pub cut_points: Vec<(usize, usize)>,
+    /// Contracts the API created, each with the number of cut points before its result was
+    /// acknowledged: a cut at any later point must keep it.
+    pub contracts_acked: Vec<(usize, ContractId)>,
 }
 
 pub fn config() -> ControllerConfig {
@@ -165,13 +174,18 @@ impl World {
     }
 
     pub fn with_config(cfg: ControllerConfig, keys: Vec<Key>) -> Self {
+        Self::with_journal(cfg, keys, FsyncPolicy::Always)
+    }
+
+    /// As [`World::with_config`], the journal syncing by `policy`.
+    pub fn with_journal(cfg: ControllerConfig, keys: Vec<Key>, policy: FsyncPolicy) -> Self {
         let now = t0();
         let ctl = Controller::new(cfg, now);
         let mut w = World {
             now,
             ctl,
             automat: FakeAutomat::new(30),
-            journal: MemJournal::new(FsyncPolicy::Always),
+            journal: MemJournal::new(policy),
             records: Vec::new(),
             display: Vec::new(),
             pins: Vec::new(),
@@ -180,6 +194,9 @@ impl World {
             last_pin: None,
             hung: Vec::new(),
             violations: Vec::new(),
+            acked: 0,
+            cut_points: Vec::new(),
+            contracts_acked: Vec::new(),
         };
         let automat =
             Automat { id: A, name: "Lobby".into(), slots: 30, location: Location { lat: 60.17, lon: 24.94 } };
@@ -201,21 +218,45 @@ impl World {
         w
     }
 
-    /// Creates a contract and remembers its PIN.
+    /// Creates a contract and remembers its PIN (once its record is durable: acknowledged).
     #[track_caller]
     pub fn contract(&mut self, new: NewContract) -> (ContractId, String) {
         let (id, pin) = self.ctl.create_contract(self.now, new).expect("contract");
+        self.acknowledge();
+        self.contracts_acked.push((self.cut_points.len(), id));
         let digits = pin.expose().to_string();
         self.pins.push((id, pin));
         self.pump();
         (id, digits)
     }
 
-    /// Runs the controller's outputs and the fake automat's answers until both are quiet.
+    /// Makes everything an API call committed durable, as a driver must before it reports the
+    /// call's result.
+    pub fn acknowledge(&mut self) {
+        self.pump();
+        if self.ctl.durable() < self.ctl.committed() {
+            self.sync();
+        }
+        assert!(self.ctl.durable() >= self.ctl.committed(), "an acknowledged call is durable");
+        self.acked = self.records.len();
+        self.cut_points.push((self.journal.synced_len(), self.acked));
+    }
+
+    fn sync(&mut self) {
+        self.journal.sync().expect("journal");
+        self.ctl.journal_synced(self.journal.synced());
+    }
+
+    /// Runs the controller's outputs and the fake automat's answers until both are quiet;
+    /// the journal syncs whenever an output waits for it (group commit).
     pub fn pump(&mut self) {
         loop {
             while let Some(out) = self.ctl.poll_output() {
                 self.on_output(out);
+            }
+            if self.ctl.awaiting_sync().is_some() {
+                self.sync();
+                continue;
             }
             match self.inbox.pop_front() {
                 Some(input) => self.ctl.handle(self.now, input),
@@ -225,9 +266,14 @@ impl World {
     }
 
     fn on_output(&mut self, out: Output) {
+        if !matches!(out, Output::Record(_)) {
+            // The world is told something: everything recorded before it is acknowledged.
+            self.acked = self.records.len();
+        }
         match out {
             Output::Record(r) => {
                 self.journal.append(&r).expect("journal");
+                self.ctl.journal_synced(self.journal.synced());
                 self.records.push(r);
             }
             Output::Display { text, .. } => self.display.push(text),
@@ -243,6 +289,7 @@ impl World {
             }
             Output::ToBoard { message, .. } => self.board(message),
         }
+        self.cut_points.push((self.journal.synced_len(), self.acked));
     }
 
     fn report(&mut self, message: BoardToHost) {

@@ -104,13 +104,16 @@ pub struct Electronics {
     cfg: ControllerConfig,
     controller: Option<Controller>,
     journal: MemJournal,
-    /// The journal's length after each record: which records a sync made durable.
-    record_ends: Vec<usize>,
+    /// Records the controller handed out since its journal was last read back.
+    recorded: usize,
     /// The controller's next timeout, once asked. Every `&mut` path to the controller forgets
     /// it; the event loop asks for it at every step. Encoded as microseconds, [`UNKNOWN`] or
     /// [`NEVER`] (atomic only to keep the type `Sync` for Bevy resources; one thread uses it).
     controller_next: AtomicU64,
-    /// Records that were durable when the power was last cut: recovery must return them all.
+    /// Records that came before something the world was told (a screen line, a board command,
+    /// a capture, an API result): they are acknowledged, and a power cut must not lose them.
+    told: usize,
+    /// `told` when the power was last cut: recovery must return that many records.
     acknowledged: usize,
     stations: Vec<Station>,
 }
@@ -152,8 +155,9 @@ impl Electronics {
             cfg,
             controller: Some(controller),
             journal: MemJournal::new(ecfg.fsync),
-            record_ends: Vec::new(),
+            recorded: 0,
             controller_next: AtomicU64::new(UNKNOWN),
+            told: 0,
             acknowledged: 0,
             stations,
         }
@@ -269,8 +273,7 @@ impl Electronics {
     pub fn power_cut(&mut self, survive: usize) {
         self.controller_next.store(UNKNOWN, Ordering::Relaxed);
         self.controller = None;
-        let synced = self.journal.synced_len();
-        self.acknowledged = self.record_ends.iter().filter(|&&end| end <= synced).count();
+        self.acknowledged = self.told;
         self.journal.power_cut(survive);
         for s in &mut self.stations {
             s.board.power_cut();
@@ -319,12 +322,13 @@ impl Electronics {
                 let n = recovery.records.len();
                 if n < self.acknowledged {
                     out.push(Outgoing::RecoveryFailed(format!(
-                        "{} synced records lost (recovered {n} of {})",
+                        "invariant audit: {} acknowledged records lost (recovered {n} of {})",
                         self.acknowledged - n,
                         self.acknowledged
                     )));
                 }
-                self.record_ends.truncate(n);
+                self.recorded = n;
+                self.told = self.told.min(n);
                 match Controller::recover(self.cfg.clone(), ts, &recovery.records) {
                     Ok(c) => self.controller = Some(c),
                     Err(e) => out.push(Outgoing::RecoveryFailed(e.to_string())),
@@ -383,7 +387,9 @@ impl Electronics {
                 for i in 0..self.stations.len() {
                     progress |= self.step_station(i, now, out);
                 }
-                if !progress {
+                // Quiet but for what waits on the journal: the group of records this instant
+                // made is synced at once, and what waited on it goes out.
+                if !progress && !self.group_commit() {
                     break;
                 }
             }
@@ -437,6 +443,32 @@ impl Electronics {
         self.controller_next.store(UNKNOWN, Ordering::Relaxed);
     }
 
+    /// Syncs the journal if the controller has something waiting on it; returns whether it did.
+    fn group_commit(&mut self) -> bool {
+        let Some(c) = self.controller.as_mut() else { return false };
+        if c.awaiting_sync().is_none() {
+            return false;
+        }
+        // A journal in memory cannot fail to sync.
+        let _ = self.journal.sync();
+        c.journal_synced(self.journal.synced());
+        true
+    }
+
+    /// An API call's result is about to be reported: everything it committed is made durable
+    /// first (with whatever else waits to be synced), and counts as acknowledged.
+    pub fn acknowledge(&mut self, now: Instant, out: &mut Vec<Outgoing>) {
+        self.drain_controller(now, out);
+        if let Some(c) = self.controller.as_mut()
+            && c.durable() < c.committed()
+        {
+            let _ = self.journal.sync();
+            c.journal_synced(self.journal.synced());
+        }
+        self.drain_controller(now, out);
+        self.told = self.recorded;
+    }
+
     /// When the controller next wants `handle_timeout` (remembered until it is touched).
     fn controller_timeout(&self) -> Option<Instant> {
         match self.controller_next.load(Ordering::Relaxed) {
@@ -455,6 +487,10 @@ impl Electronics {
         let mut progress = false;
         while let Some(o) = c.poll_output() {
             progress = true;
+            if !matches!(o, Output::Record(_)) {
+                // The world is told something: every record before it is acknowledged.
+                self.told = self.recorded;
+            }
             match o {
                 Output::ToBoard { automat, message } => {
                     if let Some((i, s)) =
@@ -491,7 +527,8 @@ impl Electronics {
                 Output::Record(r) => {
                     // A journal in memory cannot fail to append.
                     let _ = self.journal.append(&r);
-                    self.record_ends.push(self.journal.bytes().len());
+                    c.journal_synced(self.journal.synced());
+                    self.recorded += 1;
                     out.push(Outgoing::Record(r));
                 }
             }

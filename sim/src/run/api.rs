@@ -157,12 +157,12 @@ impl Run {
         let call = format!("create contract {:?}", c.name);
         match (result, &c.expect_error) {
             (Ok((id, pin)), None) => {
-                self.emit(TraceEvent::Api { call, result: format!("ok {id}") });
+                self.api_ok(call, format!("ok {id}"));
                 self.pins.insert(c.name.clone(), pin.expose().to_string());
                 self.contracts.insert(c.name.clone(), id);
             }
             (Ok((id, _)), Some(want)) => {
-                self.emit(TraceEvent::Api { call: call.clone(), result: format!("ok {id}") });
+                self.api_ok(call.clone(), format!("ok {id}"));
                 self.problem(format!("{call}: expected the error {want:?}, but it was created as {id}"));
             }
             (Err(e), want) => self.api_refused(call, &e, want.as_deref()),
@@ -205,10 +205,7 @@ impl Run {
                 match self.electronics.controller_mut().map(|c| c.regenerate_pin(ts, id)) {
                     Some(Ok(pin)) => {
                         self.pins.insert(name.clone(), pin.expose().to_string());
-                        self.emit(TraceEvent::Api {
-                            call: format!("regenerate PIN {name:?}"),
-                            result: "ok".into(),
-                        });
+                        self.api_ok(format!("regenerate PIN {name:?}"), "ok".into());
                     }
                     other => self.api_result(
                         format!("regenerate PIN {name:?}"),
@@ -245,10 +242,7 @@ impl Run {
                     self.pins.insert(name.clone(), pin.expose().to_string());
                     self.contracts.insert(name, id);
                 }
-                self.emit(TraceEvent::Api {
-                    call: format!("reservation {:?}", r.name),
-                    result: format!("ok at {}", outcome.automat),
-                });
+                self.api_ok(format!("reservation {:?}", r.name), format!("ok at {}", outcome.automat));
                 if let Some(want) = r.expect_automat
                     && outcome.automat.0 != want
                 {
@@ -279,12 +273,23 @@ impl Run {
                 self.emit(TraceEvent::Api { call, result: "unavailable: the controller is down".into() })
             }
             (None, _) => self.problem(format!("{call}: the controller is down")),
-            (Some(Ok(v)), None) => self.emit(TraceEvent::Api { call, result: format!("ok {v}") }),
+            (Some(Ok(v)), None) => self.api_ok(call, format!("ok {v}")),
             (Some(Ok(_)), Some(want)) => {
                 self.problem(format!("{call}: expected the error {want:?}, but it succeeded"))
             }
             (Some(Err(e)), want) => self.api_refused(call, &e, want.as_deref()),
         }
+    }
+
+    /// An API call succeeded: its result is reported (traced) once what it committed is
+    /// durable, as a real API answers only then.
+    fn api_ok(&mut self, call: String, result: String) {
+        let mut out = Vec::new();
+        self.electronics.acknowledge(self.now, &mut out);
+        for o in out {
+            self.outgoing(o);
+        }
+        self.emit(TraceEvent::Api { call, result });
     }
 
     /// An API call was refused: traced, observed, and a problem unless `want` expected it.
