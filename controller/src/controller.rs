@@ -154,8 +154,11 @@ pub struct Controller {
     pub(crate) automats: BTreeMap<AutomatId, AutomatRt>,
     next_capture: ImageRef,
     pub(crate) captures: BTreeMap<ImageRef, (AutomatId, CapturePurpose)>,
-    /// When each held key falls overdue.
+    /// When each held key falls overdue (the first microsecond after its deadline).
     overdue: BTreeSet<(Timestamp, KeyId)>,
+    /// Keys that fell overdue while a session was returning them: overdue only if that
+    /// session ends without them.
+    overdue_waiting: BTreeSet<KeyId>,
     /// When each fetch contract ends (for `KeyNotFetched`).
     fetch_ends: BTreeSet<(Timestamp, ContractId)>,
 }
@@ -176,19 +179,23 @@ impl Controller {
         audit::verify_chain(records)?;
         let mut registry = Registry::new();
         let mut chain = Chain::default();
-        // Sessions the cut interrupted, with the keys they could have moved.
-        let mut open: BTreeMap<AutomatId, BTreeSet<KeyId>> = BTreeMap::new();
+        // Sessions the cut interrupted, with the keys they could have moved and the user's photo.
+        let mut open: BTreeMap<AutomatId, (BTreeSet<KeyId>, Option<ImageRef>)> = BTreeMap::new();
         for r in records {
             registry.apply(r.at, &r.event);
             chain.follow(r);
             match &r.event {
-                Event::SessionOpened { automat, contracts, .. } => {
+                Event::SessionOpened { automat, contracts, photo } => {
                     let keys =
                         contracts.iter().filter_map(|c| registry.contract(*c)).flat_map(|c| c.keys.clone());
-                    open.entry(*automat).or_default().extend(keys);
+                    let entry = open.entry(*automat).or_default();
+                    entry.0.extend(keys);
+                    entry.1 = *photo;
                 }
-                Event::ReturnCodeUsed { automat, key } => {
-                    open.entry(*automat).or_default().insert(*key);
+                Event::ReturnCodeUsed { automat, key, photo } => {
+                    let entry = open.entry(*automat).or_default();
+                    entry.0.insert(*key);
+                    entry.1 = *photo;
                 }
                 Event::SessionClosed { automat } => {
                     open.remove(automat);
@@ -197,9 +204,10 @@ impl Controller {
             }
         }
         let mut c = Self::build(cfg, now, registry, chain, records.len() as u64);
-        for (automat, keys) in open {
+        for (automat, (keys, photo)) in open {
             if let Some(rt) = c.automats.get_mut(&automat) {
                 rt.check = keys;
+                rt.check_photo = photo;
             }
         }
         Ok(c)
@@ -225,6 +233,7 @@ impl Controller {
             next_capture: 0,
             captures: BTreeMap::new(),
             overdue: BTreeSet::new(),
+            overdue_waiting: BTreeSet::new(),
             fetch_ends: BTreeSet::new(),
         };
         c.next_capture = c.chain.next_seq << 16;
@@ -277,7 +286,11 @@ impl Controller {
     /// should sync its journal (now, or once the records it is gathering into one sync are in)
     /// and report it with [`Controller::journal_synced`].
     pub fn awaiting_sync(&self) -> Option<u64> {
-        self.out.iter().find(|(_, o)| !matches!(o, Output::Record(_))).map(|(n, _)| *n).filter(|&n| n > self.durable)
+        self.out
+            .iter()
+            .find(|(_, o)| !matches!(o, Output::Record(_)))
+            .map(|(n, _)| *n)
+            .filter(|&n| n > self.durable)
     }
 
     /// Records committed so far (durable or not): read after an API call, the point its result
@@ -571,9 +584,10 @@ impl Controller {
         self.fetch_ends.extend(fetches);
     }
 
-    /// When a held key falls overdue: its contract's end plus grace, or its next daily
-    /// deadline after it was taken, whichever is first. Keys of permanent contracts without a
-    /// daily deadline are never overdue.
+    /// A held key's deadline: its contract's end plus grace, or its next daily deadline after
+    /// it was taken, whichever is first. It is overdue strictly after that instant (a key
+    /// returned at the deadline is on time), and not while a session is returning it. Keys of
+    /// permanent contracts without a daily deadline are never overdue.
     pub(crate) fn overdue_at(&self, key: KeyId) -> Option<Timestamp> {
         let entry = self.registry.key(key)?;
         let KeyLocation::Held { contract, since } = entry.location else { return None };
@@ -606,8 +620,22 @@ impl Controller {
 
     pub(crate) fn schedule_overdue(&mut self, key: KeyId) {
         self.overdue.retain(|&(_, k)| k != key);
+        self.overdue_waiting.remove(&key);
         if let Some(t) = self.overdue_at(key) {
-            self.overdue.insert((t, key));
+            // Timers fire at their instant; overdue begins just after the deadline.
+            self.overdue.insert((after(t, Duration::from_micros(1)), key));
+        }
+    }
+
+    /// A session at an automat ended: keys that fell overdue while it was returning them and
+    /// are still out are overdue now.
+    pub(crate) fn session_ended(&mut self) {
+        let waiting: Vec<KeyId> = self.overdue_waiting.iter().copied().collect();
+        for key in waiting {
+            if !self.returning(key) {
+                self.overdue_waiting.remove(&key);
+                self.key_overdue(key);
+            }
         }
     }
 
@@ -622,6 +650,10 @@ impl Controller {
 
     fn key_overdue(&mut self, key: KeyId) {
         let Some(contract) = self.registry.holder(key) else { return };
+        if self.returning(key) {
+            self.overdue_waiting.insert(key);
+            return;
+        }
         let automat = self.registry.contract(contract).map(|c| c.automat);
         let name = self.registry.key(key).map(|e| e.key.name.clone()).unwrap_or_default();
         self.raise(AlertKind::Overdue, automat, Some(key), Some(contract), format!("{name} not returned"));

@@ -70,6 +70,74 @@ pub enum BoardFact {
     Rebooted,
 }
 
+/// Why a code typed at an automat opened nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// No contract here has this code (or it is no code): counts towards the lockout.
+    WrongCode,
+    /// The keypad is locked after too many wrong codes.
+    LockedOut,
+    /// The contract has not started yet.
+    NotStarted,
+    /// The contract has ended.
+    Ended,
+    /// The contract's access schedule does not allow this time.
+    OutsideSchedule,
+    /// The contract was revoked.
+    Revoked,
+    /// The contract's key is out with another holder.
+    KeyHeldElsewhere,
+    /// The code is another automat's and its key is out: to be returned there (no roaming).
+    ReturnElsewhere,
+    /// A return code whose key's slot is occupied.
+    SlotOccupied,
+    /// The contract allows nothing here now (its keys are stored elsewhere, or none is due).
+    NothingDue,
+}
+
+impl Refusal {
+    /// Every reason, in declaration order.
+    pub const ALL: [Refusal; 10] = [
+        Refusal::WrongCode,
+        Refusal::LockedOut,
+        Refusal::NotStarted,
+        Refusal::Ended,
+        Refusal::OutsideSchedule,
+        Refusal::Revoked,
+        Refusal::KeyHeldElsewhere,
+        Refusal::ReturnElsewhere,
+        Refusal::SlotOccupied,
+        Refusal::NothingDue,
+    ];
+
+    /// Every reason's name, as traces and scenario files spell it.
+    pub const NAMES: [&'static str; 10] = {
+        let mut names = [""; 10];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = Refusal::ALL[i].name();
+            i += 1;
+        }
+        names
+    };
+
+    /// The reason's name (its variant).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Refusal::WrongCode => "WrongCode",
+            Refusal::LockedOut => "LockedOut",
+            Refusal::NotStarted => "NotStarted",
+            Refusal::Ended => "Ended",
+            Refusal::OutsideSchedule => "OutsideSchedule",
+            Refusal::Revoked => "Revoked",
+            Refusal::KeyHeldElsewhere => "KeyHeldElsewhere",
+            Refusal::ReturnElsewhere => "ReturnElsewhere",
+            Refusal::SlotOccupied => "SlotOccupied",
+            Refusal::NothingDue => "NothingDue",
+        }
+    }
+}
+
 /// One event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Event {
@@ -173,17 +241,23 @@ pub enum Event {
         automat: AutomatId,
         /// The key it returns.
         key: KeyId,
+        /// The front camera photo.
+        photo: Option<ImageRef>,
     },
     /// A session ended.
     SessionClosed {
         /// Where.
         automat: AutomatId,
     },
-    /// A PIN or return code was refused.
+    /// A PIN or return code opened nothing. The code itself is never recorded.
     CodeRefused {
         /// Where.
         automat: AutomatId,
-        /// Wrong entries in a row so far.
+        /// Why.
+        reason: Refusal,
+        /// The contracts the code belongs to (none for a wrong code): whose code was tried.
+        contracts: Vec<ContractId>,
+        /// Wrong codes in a row so far (only wrong codes count towards the lockout).
         attempts: u8,
         /// The front camera photo.
         photo: Option<ImageRef>,

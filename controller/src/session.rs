@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use crate::alerts::{Alert, AlertKind};
 use crate::allocation;
 use crate::controller::{Camera, Controller, KeypadKey, after};
-use crate::event::{Event, ImageRef, Images, Verdict, Verification};
+use crate::event::{Event, ImageRef, Images, Refusal, Verdict, Verification};
 use crate::ids::*;
 use crate::model::{KeyLocation, Pin, Purpose, ReturnCode, Storage};
 use crate::verify::Signature;
@@ -119,6 +119,8 @@ pub(crate) struct AutomatRt {
     /// Keys whose slots to check once the board is paired and homed: those of a session a
     /// power cut interrupted.
     pub(crate) check: BTreeSet<KeyId>,
+    /// The user's photo of that session: what the check finds is on record with it.
+    pub(crate) check_photo: Option<ImageRef>,
     /// The indicator modes last sent (Ready, Busy, Fault, Window); `None` after (re)pairing.
     pub(crate) leds: Option<[IndicatorMode; 4]>,
 }
@@ -140,6 +142,7 @@ impl AutomatRt {
             at_window: None,
             homed: false,
             check: BTreeSet::new(),
+            check_photo: None,
             leds: None,
         }
     }
@@ -169,6 +172,17 @@ impl AutomatRt {
     pub(crate) fn in_session(&self) -> bool {
         self.session.is_some()
     }
+
+    /// Whether the session in progress (if any) is returning `key`, now or later.
+    pub(crate) fn returning(&self, key: KeyId) -> bool {
+        self.session.as_ref().is_some_and(|s| {
+            s.active
+                .iter()
+                .map(|a| &a.task)
+                .chain(&s.tasks)
+                .any(|t| t.kind == TaskKind::Return && t.key == key)
+        })
+    }
 }
 
 /// What a PIN allows at an automat now.
@@ -179,6 +193,8 @@ pub struct Authorisation {
     tasks: Vec<Task>,
     /// What to tell the user about matched contracts that allow nothing now.
     pub notices: Vec<String>,
+    /// Why, notice by notice.
+    pub refusals: Vec<Refusal>,
     /// Shared keys of the contracts that another holder has out.
     pub shared_out: Vec<(KeyId, ContractId)>,
 }
@@ -192,6 +208,21 @@ impl Authorisation {
     /// Keys to return now.
     pub fn returns(&self) -> impl Iterator<Item = KeyId> + '_ {
         self.tasks.iter().filter(|t| t.kind == TaskKind::Return).map(|t| t.key)
+    }
+
+    /// Why the code opens nothing, when it does not: the first contract's reason, a key out
+    /// with someone else before "nothing due".
+    pub fn refusal(&self) -> Refusal {
+        match self.refusals.iter().find(|r| **r != Refusal::NothingDue) {
+            Some(r) => *r,
+            None if !self.shared_out.is_empty() => Refusal::KeyHeldElsewhere,
+            None => Refusal::NothingDue,
+        }
+    }
+
+    fn notice(&mut self, reason: Refusal, text: impl Into<String>) {
+        self.notices.push(text.into());
+        self.refusals.push(reason);
     }
 }
 
@@ -236,11 +267,8 @@ impl Controller {
         let now = self.now;
         if self.automats.get(&automat).and_then(|rt| rt.locked_until).is_some_and(|t| now < t) {
             self.display(automat, "Keypad locked. Try again later.");
-            self.commit(Event::CodeRefused {
-                automat,
-                attempts: self.cfg.max_wrong_codes,
-                photo: Some(photo),
-            });
+            let attempts = self.cfg.max_wrong_codes;
+            self.refuse(automat, Refusal::LockedOut, Vec::new(), attempts, photo);
             return;
         }
         if star {
@@ -251,9 +279,9 @@ impl Controller {
         let auth = pin.as_ref().map(|pin| self.authorise(automat, pin)).unwrap_or_default();
         if auth.contracts.is_empty() {
             match pin.as_ref().and_then(|pin| self.held_elsewhere(automat, pin)) {
-                Some(text) => {
+                Some((text, contract)) => {
                     self.display(automat, text);
-                    self.commit(Event::CodeRefused { automat, attempts: 0, photo: Some(photo) });
+                    self.refuse(automat, Refusal::ReturnElsewhere, vec![contract], 0, photo);
                 }
                 None => self.wrong_code(automat, photo),
             }
@@ -282,10 +310,24 @@ impl Controller {
             if auth.notices.is_empty() && auth.shared_out.is_empty() {
                 self.display(automat, "Nothing to take or return now.");
             }
+            let reason = auth.refusal();
+            self.refuse(automat, reason, auth.contracts, 0, photo);
             return;
         }
         self.commit(Event::SessionOpened { automat, contracts: auth.contracts.clone(), photo: Some(photo) });
         self.start_session(automat, photo, auth.tasks);
+    }
+
+    /// Records a code that opened nothing (never the code itself), with the user's photo.
+    fn refuse(
+        &mut self,
+        automat: AutomatId,
+        reason: Refusal,
+        contracts: Vec<ContractId>,
+        attempts: u8,
+        photo: ImageRef,
+    ) {
+        self.commit(Event::CodeRefused { automat, reason, contracts, attempts, photo: Some(photo) });
     }
 
     fn on_return_code(&mut self, automat: AutomatId, digits: &str, photo: ImageRef) {
@@ -306,13 +348,13 @@ impl Controller {
         let Storage::Slot { slot, .. } = entry.key.storage else { return };
         if self.registry.slot(automat, slot).is_some() {
             self.display(automat, "The key's slot is occupied: the return code cannot be used now.");
-            self.commit(Event::CodeRefused { automat, attempts: 0, photo: Some(photo) });
+            self.refuse(automat, Refusal::SlotOccupied, contract.into_iter().collect(), 0, photo);
             return;
         }
         if let Some(rt) = self.automats.get_mut(&automat) {
             rt.wrong = 0;
         }
-        self.commit(Event::ReturnCodeUsed { automat, key });
+        self.commit(Event::ReturnCodeUsed { automat, key, photo: Some(photo) });
         let task = Task { kind: TaskKind::Return, key, contract, slot };
         self.start_session(automat, photo, vec![task]);
     }
@@ -328,7 +370,7 @@ impl Controller {
             rt.wrong = 0;
         }
         self.display(automat, "Wrong code.");
-        self.commit(Event::CodeRefused { automat, attempts, photo: Some(photo) });
+        self.refuse(automat, Refusal::WrongCode, Vec::new(), attempts, photo);
         if locked {
             let until = after(now, lockout);
             self.commit(Event::Lockout { automat, until });
@@ -357,19 +399,19 @@ impl Controller {
             let Some(c) = self.registry.contract(id) else { continue };
             if c.revoked {
                 auth.contracts.push(id);
-                auth.notices.push("This code has been revoked.".into());
+                auth.notice(Refusal::Revoked, "This code has been revoked.");
                 continue;
             }
             if !c.covers(now) || c.schedule.as_ref().is_some_and(|s| !s.allows(now)) {
-                let why = if now < c.start {
-                    "Your contract has not started yet."
+                let (reason, why) = if now < c.start {
+                    (Refusal::NotStarted, "Your contract has not started yet.")
                 } else if c.end.is_some_and(|e| now >= e) {
-                    "Your contract has ended."
+                    (Refusal::Ended, "Your contract has ended.")
                 } else {
-                    "Your contract does not allow access at this time."
+                    (Refusal::OutsideSchedule, "Your contract does not allow access at this time.")
                 };
                 auth.contracts.push(id);
-                auth.notices.push(why.into());
+                auth.notice(reason, why);
                 continue;
             }
             auth.contracts.push(id);
@@ -402,7 +444,10 @@ impl Controller {
                         }
                     }
                     KeyLocation::Stored(_) => {
-                        auth.notices.push(format!("{} is not in this automat.", entry.key.name));
+                        auth.notice(
+                            Refusal::NothingDue,
+                            format!("{} is not in this automat.", entry.key.name),
+                        );
                     }
                 }
             }
@@ -413,13 +458,13 @@ impl Controller {
     /// Roaming returns are not accepted: a key goes back to the automat it is stored in. A PIN
     /// of another automat's contract whose key is out tells the user where to return it (and
     /// is not counted as a wrong code); `None` when the PIN means nothing anywhere.
-    fn held_elsewhere(&self, automat: AutomatId, pin: &Pin) -> Option<String> {
+    fn held_elsewhere(&self, automat: AutomatId, pin: &Pin) -> Option<(String, ContractId)> {
         self.registry.automats().filter(|a| a.id != automat).find_map(|home| {
             let digest = self.pins.digest(home.id, pin);
             self.registry.contracts_with_pin(home.id, digest).iter().find_map(|&id| {
                 let contract = self.registry.contract(id)?;
                 let key = contract.keys.iter().find(|&&k| self.registry.holder(k) == Some(id))?;
-                Some(format!("Return {} at {}.", self.key_name(*key), home.name))
+                Some((format!("Return {} at {}.", self.key_name(*key), home.name), id))
             })
         })
     }
@@ -442,10 +487,11 @@ impl Controller {
                 _ => None,
             })
             .collect();
-        if let Some(rt) = self.automats.get_mut(&automat) {
+        let photo = self.automats.get_mut(&automat).and_then(|rt| {
             rt.check.clear();
-        }
-        self.begin_session(automat, None, tasks);
+            rt.check_photo.take()
+        });
+        self.begin_session(automat, photo, tasks);
     }
 
     /// The board homed (after a boot, or a motor fault).
@@ -511,6 +557,7 @@ impl Controller {
             rt.session = None;
             self.display(automat, "Thank you.");
             self.commit(Event::SessionClosed { automat });
+            self.session_ended();
             return;
         };
         session.active = Some(Active {
@@ -560,6 +607,11 @@ impl Controller {
         if let Some(s) = self.automats.get_mut(&automat).and_then(|rt| rt.session.as_mut()) {
             s.deadline = deadline;
         }
+    }
+
+    /// Whether a session at any automat is returning `key`.
+    pub(crate) fn returning(&self, key: KeyId) -> bool {
+        self.automats.values().any(|rt| rt.returning(key))
     }
 
     fn key_name(&self, key: KeyId) -> String {
@@ -633,27 +685,38 @@ impl Controller {
                     rt.door_open_since = None;
                 }
                 self.clear_alerts(|a| a.kind == AlertKind::DoorHeldOpen && a.automat == Some(automat));
-                let step_timeout = after(self.now, self.cfg.step_timeout);
                 let Some(a) = self.active(automat) else { return };
                 if a.step != Step::Open {
                     return;
                 }
-                a.step = Step::Closing;
-                a.after = None;
-                a.tag = None;
                 // A return, or a take whose key (or something) hangs on the hook again.
                 let wants_tag = a.occupied && (a.task.kind == TaskKind::Return || a.fetched);
-                a.tag_pending = wants_tag;
-                self.set_deadline(automat, Some(step_timeout));
-                let id = self.capture(automat, Camera::Internal, CapturePurpose::After);
-                if let Some(a) = self.active(automat) {
-                    a.images.after = Some(id);
-                }
-                if wants_tag {
-                    self.send_board(automat, firmware_proto::host::HostToBoard::ReadTag);
-                }
+                self.inspect(automat, wants_tag);
             }
             _ => {}
+        }
+    }
+
+    /// The door is closed on the active task's slot: takes the "after" picture and, when
+    /// `wants_tag`, reads the tag; [`Controller::try_finish`] decides once both are in.
+    fn inspect(&mut self, automat: AutomatId, wants_tag: bool) {
+        let step_timeout = after(self.now, self.cfg.step_timeout);
+        let Some(a) = self.active(automat) else { return };
+        a.step = Step::Closing;
+        a.after = None;
+        a.tag = None;
+        a.tag_pending = wants_tag;
+        self.set_deadline(automat, Some(step_timeout));
+        let id = self.capture(automat, Camera::Internal, CapturePurpose::After);
+        if let Some(a) = self.active(automat) {
+            a.images.after = Some(id);
+            if a.task.kind == TaskKind::Check {
+                // The slot as the check finds it, door closed: before and after are one picture.
+                a.images.before = Some(id);
+            }
+        }
+        if wants_tag {
+            self.send_board(automat, firmware_proto::host::HostToBoard::ReadTag);
         }
     }
 
@@ -674,14 +737,16 @@ impl Controller {
                     self.registry.key(key).map(|e| e.location),
                     Some(KeyLocation::Stored(Storage::Slot { automat: a, slot: s })) if a == automat && s == slot
                 );
-                if stored != occupied {
+                if stored && !occupied {
                     let name = self.key_name(key);
-                    let detail = if stored {
-                        format!("{name} is not in slot {slot}, where the record has it")
-                    } else {
-                        format!("something hangs in slot {slot}, but {name} is out")
-                    };
+                    let detail = format!("{name} is not in slot {slot}, where the record has it");
                     self.raise(AlertKind::SlotMismatch, Some(automat), Some(key), None, detail);
+                }
+                if !stored && occupied {
+                    // Something hangs where the record has the key out: identified as a return
+                    // would be, by tag and camera (see `identify_checked`).
+                    self.inspect(automat, true);
+                    return;
                 }
                 self.next_task(automat);
             }
@@ -806,7 +871,10 @@ impl Controller {
         let a = a.clone();
         self.set_deadline(automat, None);
         match (a.task.kind, a.take_back) {
-            (TaskKind::Check, _) => self.next_task(automat),
+            (TaskKind::Check, _) => {
+                self.identify_checked(automat, &a);
+                self.next_task(automat);
+            }
             (TaskKind::Take, _) => {
                 if a.occupied {
                     let name = self.key_name(a.task.key);
@@ -838,29 +906,7 @@ impl Controller {
                 let (check, found) = self.verify_return(&a);
                 match check.verdict {
                     Verdict::Match | Verdict::Unverified => {
-                        self.commit(Event::KeyReturned {
-                            key: a.task.key,
-                            contract: a.task.contract,
-                            automat,
-                            slot: a.task.slot,
-                            check,
-                            images: a.images,
-                        });
-                        self.schedule_overdue(a.task.key);
-                        let key = a.task.key;
-                        self.clear_alerts(|x| {
-                            x.key == Some(key)
-                                && matches!(x.kind, AlertKind::Overdue | AlertKind::RevokedKeyOut)
-                        });
-                        if check.verdict == Verdict::Unverified {
-                            self.raise(
-                                AlertKind::VerificationUnavailable,
-                                Some(automat),
-                                Some(key),
-                                a.task.contract,
-                                "tag reader and camera both failed; return accepted unverified".into(),
-                            );
-                        }
+                        self.accept_return(automat, &a, a.task.contract, check);
                         self.next_task(automat);
                     }
                     Verdict::Mismatch => {
@@ -874,6 +920,56 @@ impl Controller {
                         self.present(automat, slot);
                     }
                 }
+            }
+        }
+    }
+
+    /// Records a return judged to be the key (or accepted unverified, with an alert).
+    fn accept_return(
+        &mut self,
+        automat: AutomatId,
+        a: &Active,
+        contract: Option<ContractId>,
+        check: Verification,
+    ) {
+        let key = a.task.key;
+        self.commit(Event::KeyReturned {
+            key,
+            contract,
+            automat,
+            slot: a.task.slot,
+            check,
+            images: a.images,
+        });
+        self.schedule_overdue(key);
+        self.clear_alerts(|x| {
+            x.key == Some(key) && matches!(x.kind, AlertKind::Overdue | AlertKind::RevokedKeyOut)
+        });
+        if check.verdict == Verdict::Unverified {
+            self.raise(
+                AlertKind::VerificationUnavailable,
+                Some(automat),
+                Some(key),
+                contract,
+                "tag reader and camera both failed; return accepted unverified".into(),
+            );
+        }
+    }
+
+    /// After a power cut, something hangs in the slot of a key the record has out: the key
+    /// itself (its return was cut short: recorded now) or something else (an incident naming
+    /// what was found, with the interrupted session's photo and the check's picture).
+    fn identify_checked(&mut self, automat: AutomatId, a: &Active) {
+        let (check, found) = self.verify_return(a);
+        match check.verdict {
+            Verdict::Match | Verdict::Unverified => {
+                let holder = self.registry.holder(a.task.key);
+                self.accept_return(automat, a, holder, check);
+            }
+            Verdict::Mismatch => {
+                let task = Task { contract: self.registry.holder(a.task.key), ..a.task };
+                let a = Active { task, wrong: Some((found, check)), ..a.clone() };
+                self.incident(automat, &a);
             }
         }
     }
@@ -965,6 +1061,7 @@ impl Controller {
             rt.session = None;
         }
         self.commit(Event::SessionClosed { automat });
+        self.session_ended();
     }
 
     // ---- timers ----

@@ -108,7 +108,10 @@ fn a_cut_at_any_point_keeps_everything_acknowledged_for_every_fsync_every() {
                 assert_eq!(records, w.records[..records.len()]);
                 assert_eq!(ctl.registry(), &replay(&records));
                 for &(_, id) in w.contracts_acked.iter().filter(|(at, _)| *at <= i) {
-                    assert!(ctl.registry().contract(id).is_some(), "fsync_every {every}: acknowledged {id} lost");
+                    assert!(
+                        ctl.registry().contract(id).is_some(),
+                        "fsync_every {every}: acknowledged {id} lost"
+                    );
                 }
             }
         }

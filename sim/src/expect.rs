@@ -12,8 +12,8 @@ use crate::scenario::{DoorEnd, Expect, ExpectEvent, Final, Matcher, Place};
 /// Something seen during a run that expectations can match.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Observation {
-    /// An audit event by name, and the key it concerns.
-    Audit(&'static str, Option<u32>),
+    /// An audit event by name, the key it concerns, and a refused code's reason.
+    Audit(&'static str, Option<u32>, Option<&'static str>),
     /// An alert raised, by kind, and its key.
     Alert(&'static str, Option<u32>),
     /// An alert cleared, by kind, and its key.
@@ -65,7 +65,9 @@ fn is_ok<T: PartialEq>(want: &Option<T>, got: &T) -> bool {
 pub fn matches(m: &Matcher, o: &Observation) -> bool {
     match (m, o) {
         (Matcher::AnyOf(ms), o) => ms.iter().any(|m| matches(m, o)),
-        (Matcher::Audit { kind, key }, Observation::Audit(k, got)) => kind.name() == *k && key_ok(*key, *got),
+        (Matcher::Audit { kind, key, reason }, Observation::Audit(k, got, why)) => {
+            kind.name() == *k && key_ok(*key, *got) && reason.is_none_or(|r| Some(r.name()) == *why)
+        }
         (Matcher::Alert { kind, key }, Observation::Alert(k, got)) => kind.name() == *k && key_ok(*key, *got),
         (Matcher::AlertCleared { kind, key }, Observation::AlertCleared(k, got)) => {
             kind.name() == *k && key_ok(*key, *got)
@@ -100,8 +102,11 @@ fn who(user: &Option<String>, key: Option<u32>, item: &Option<String>) -> String
 
 fn describe(m: &Matcher) -> String {
     match m {
-        Matcher::Audit { kind, key: Some(k) } => format!("Audit({kind}, key {k})"),
-        Matcher::Audit { kind, key: None } => format!("Audit({kind})"),
+        Matcher::Audit { kind, key, reason } => {
+            let key = key.map(|k| format!(", key {k}")).unwrap_or_default();
+            let reason = reason.map(|r| format!(", {r}")).unwrap_or_default();
+            format!("Audit({kind}{key}{reason})")
+        }
         Matcher::Alert { kind, key: Some(k) } => format!("Alert({kind}, key {k})"),
         Matcher::Alert { kind, key: None } => format!("Alert({kind})"),
         Matcher::AlertCleared { kind, key: Some(k) } => format!("AlertCleared({kind}, key {k})"),
@@ -321,13 +326,14 @@ pub fn summary(observed: &[Observed]) -> Vec<String> {
         .iter()
         .filter_map(|o| {
             let what = match &o.what {
-                Observation::Audit(kind, key) => match *kind {
+                Observation::Audit(kind, key, reason) => match *kind {
                     "KeyReferenceSet" | "KeyEnrolled" | "AutomatAdded" | "ContactAdded" | "AlertRaised"
                     | "AlertCleared" | "Board" => return None,
-                    _ => match key {
-                        Some(k) => format!("{kind} key {k}"),
-                        None => kind.to_string(),
-                    },
+                    _ => {
+                        let key = key.map(|k| format!(" key {k}")).unwrap_or_default();
+                        let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+                        format!("{kind}{key}{reason}")
+                    }
                 },
                 Observation::Alert(kind, key) => match key {
                     Some(k) => format!("alert {kind} key {k}"),

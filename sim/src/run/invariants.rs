@@ -3,14 +3,16 @@
 //! run's failures, so a scenario (or a swarm reproducer) fails on them under `sim run` too.
 //!
 //! 1. The durable audit trail (what the journal gives back) verifies as a hash chain; no
-//!    record that was synced before a power cut is missing after it (checked at each restore).
+//!    acknowledged record is missing after a power cut (checked at each restore): every record
+//!    that came before something the world was told (an API result, a screen line, a board
+//!    command, a capture), whatever `fsync_every` says.
 //! 2. Nobody is handed a key they may not take: every `KeyFetched` is under a contract of the
 //!    session that was opened, which holds that key, was in force when the session opened, and
 //!    was not revoked by then.
 //! 3. Every take has the user's photo and the before image; every return the user's photo,
-//!    the before and the after image.
+//!    the before and the after image; every refused code the user's photo.
 //! 4. No key is lost or duplicated: each fleet key is on exactly one hook or in one hand.
-//! 5. The controller's idea of where each key is matches the world, or an open alert names
+//! 5. The controller knows every fleet key, and its idea of where each is matches the world, or an open alert names
 //!    the key, or an open `VerificationUnavailable` alert at its automat admits a return that
 //!    neither tag nor camera could judge (the documented fallback): a mismatch is never silent.
 //! 6. A key still out after its contract's end plus the overdue grace has an open `Overdue`
@@ -107,6 +109,12 @@ impl Run {
                 {
                     out.push(format!("{when}: invariant images: {key} returned without {images:?}"));
                 }
+                Event::CodeRefused { reason, photo: None, .. } => {
+                    out.push(format!(
+                        "{when}: invariant images: a code refused ({}) without the user's photo",
+                        reason.name()
+                    ));
+                }
                 _ => {}
             }
         }
@@ -170,8 +178,14 @@ impl Run {
         let now = self.electronics.timestamp(self.now);
         let grace = jiff::SignedDuration::try_from(self.electronics.controller_config().overdue_grace)
             .unwrap_or(jiff::SignedDuration::ZERO);
-        for entry in registry.keys() {
-            let k = entry.key.id;
+        for spec in &self.scenario.keys {
+            let k = KeyId(spec.id);
+            let Some(entry) = registry.key(k) else {
+                out.push(format!(
+                    "{at}: invariant registry: {k} is unknown to the controller (its enrolment was lost)"
+                ));
+                continue;
+            };
             let alerted = |kinds: &[AlertKind]| {
                 registry.alerts().any(|a| (a.key == Some(k) || a.found == Some(k)) && kinds.contains(&a.kind))
             };

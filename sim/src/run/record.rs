@@ -175,7 +175,11 @@ impl Run {
             }
             _ => {}
         }
-        self.observe(Observation::Audit(name, event_key(&r.event)));
+        let reason = match &r.event {
+            Event::CodeRefused { reason, .. } => Some(reason.name()),
+            _ => None,
+        };
+        self.observe(Observation::Audit(name, event_key(&r.event), reason));
     }
 
     fn capture(&mut self, i: usize, camera: Camera, id: u64) {

@@ -5,19 +5,23 @@
 use serde::{Deserialize, Serialize};
 
 use super::Offset;
-use super::names::{AlertName, AuditKind, BoardReport, PlantCommand};
+use super::names::{AlertName, AuditKind, BoardReport, PlantCommand, RefusalName};
 
 /// What a trace event must be to match.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 pub enum Matcher {
     /// An audit event of the controller, by name (`KeyFetched`, `KeyReturned`,
-    /// `WrongItemLeft`, `SessionOpened`, `CodeRefused`, `Lockout`, …), optionally about a key.
+    /// `WrongItemLeft`, `SessionOpened`, `CodeRefused`, `Lockout`, …), optionally about a key,
+    /// and for `CodeRefused` optionally why (`reason: "Ended"`).
     Audit {
         /// The event's name.
         kind: AuditKind,
         /// The key it concerns.
         #[serde(default)]
         key: Option<u32>,
+        /// Why the code was refused (only with `kind: "CodeRefused"`).
+        #[serde(default)]
+        reason: Option<RefusalName>,
     },
     /// An alert raised, by kind (`Overdue`, `WrongKey`, `DoorHeldOpen`, …).
     Alert {

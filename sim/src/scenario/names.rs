@@ -168,8 +168,17 @@ name_set!(
     firmware_proto::host::HostToBoard::NAMES
 );
 
+name_set!(
+    /// Why a code opened nothing (`WrongCode`, `Ended`, `LockedOut`, …).
+    Refusals,
+    "refusal reason",
+    &controller::event::Refusal::NAMES
+);
+
 /// An audit event's name.
 pub type AuditKind = Name<Audits>;
+/// A refusal reason's name.
+pub type RefusalName = Name<Refusals>;
 /// An alert kind's name.
 pub type AlertName = Name<Alerts>;
 /// A board report's name.

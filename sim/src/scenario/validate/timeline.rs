@@ -236,6 +236,11 @@ impl Checker<'_> {
     }
 
     fn matcher(&mut self, m: &Matcher, p: &str) {
+        if let Matcher::Audit { kind, reason: Some(_), .. } = m
+            && kind.name() != "CodeRefused"
+        {
+            self.at(format!("{p}.reason"), format!("only a CodeRefused has a reason, not a {kind}"));
+        }
         match m {
             Matcher::Audit { key: Some(k), .. }
             | Matcher::Alert { key: Some(k), .. }
