@@ -1,5 +1,7 @@
 //! Group `controller`: contract creation with its conflict checks and PIN authorisation at
-//! 10,000 keys × 100,000 contracts, and planning a 5-key presentation.
+//! 10,000 keys × 100,000 contracts, and planning a 5-key presentation; group `durable`: 50
+//! contracts created and acknowledged through a journal file that syncs (`fdatasync`) after
+//! every record, or once for the group (group commit).
 //!
 //! `cargo bench -p benches --bench controller`
 
@@ -9,6 +11,7 @@ use std::time::Duration;
 use controller::allocation;
 use controller::api::NewContract;
 use controller::ids::*;
+use controller::journal::{FileJournal, FsyncPolicy, Journal};
 use controller::model::*;
 use controller::{Controller, ControllerConfig};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -117,6 +120,58 @@ fn bench_controller(c: &mut Criterion) {
         b.iter(|| allocation::plan(30, black_box(3), black_box(&[27, 9, 14, 1, 22])))
     });
     g.finish();
+    bench_durable(c, &mut f, day + 1);
+}
+
+/// 50 contracts, each acknowledged only once its record is durable in a journal file: a sync
+/// per record (`fsync_every` 1) against one sync for the 50 (group commit, `fsync_every` 50).
+fn bench_durable(c: &mut Criterion, f: &mut Fleet, first_day: u32) {
+    let dir = std::env::temp_dir().join(format!("controller-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut g = c.benchmark_group("durable");
+    g.sample_size(20);
+    let mut k = 0u32;
+    let mut day = first_day;
+    for every in [1u32, 50] {
+        let policy = if every == 1 { FsyncPolicy::Always } else { FsyncPolicy::Every(every) };
+        let mut journal =
+            FileJournal::open(dir.join(format!("journal-{every}.bin")), policy).expect("journal");
+        journal.recover().expect("empty journal");
+        // The journal holds this run's records only: count what it holds from here.
+        let base = f.ctl.committed();
+        g.bench_function(format!("create_50_contracts_fsync_every_{every}"), |b| {
+            b.iter(|| {
+                let mut created = 0;
+                for _ in 0..50 {
+                    k = (k + 7919) % f.keys;
+                    if k < 7919 {
+                        day += 1;
+                    }
+                    let start = f.now + DAY * day;
+                    let mut new =
+                        NewContract::new(AutomatId(k / 30), vec![KeyId(k)], vec![ContactId(k % 1000)]);
+                    new.start = Some(start);
+                    new.end = Some(start + DAY);
+                    created += usize::from(f.ctl.create_contract(f.now, new).is_ok());
+                    while let Some(out) = f.ctl.poll_output() {
+                        if let controller::Output::Record(r) = out {
+                            journal.append(&r).expect("appends");
+                            f.ctl.journal_synced(base + journal.synced());
+                        }
+                    }
+                }
+                // The group's end: everything acknowledged is durable before the answers go.
+                if f.ctl.durable() < f.ctl.committed() {
+                    journal.sync().expect("syncs");
+                    f.ctl.journal_synced(base + journal.synced());
+                }
+                assert_eq!(f.ctl.durable(), f.ctl.committed());
+                black_box(created)
+            })
+        });
+    }
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 criterion_group! {

@@ -178,6 +178,10 @@ pub fn generate(seed: u64) -> Scenario {
         t += 60 * rng.random_range(1..5u64);
     }
     timeline.sort_by_key(|s| s.at);
+    // Group commit of every size: an acknowledgement must survive a cut whatever it is (drawn
+    // last, so the rest of a seed's scenario does not depend on it).
+    let fsync_every = [1, 5, 50][rng.random_range(0..3usize)];
+    let controller = ControllerSpec { fsync_every: Some(fsync_every), ..ControllerSpec::default() };
     Scenario {
         name: format!("swarm seed {seed}"),
         description: String::new(),
@@ -194,7 +198,7 @@ pub fn generate(seed: u64) -> Scenario {
         timeline,
         expect: Expect::default(),
         lines: Lines::default(),
-        controller: ControllerSpec::default(),
+        controller,
         improvise: true,
     }
 }

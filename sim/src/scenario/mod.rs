@@ -277,7 +277,8 @@ pub struct Lines {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ControllerSpec {
-    /// Journal syncs after every this many records (default 1: every record).
+    /// Group commit: at most this many records share one journal sync (default 1: a sync per
+    /// record). Nothing is acknowledged before its records are synced, whatever the value.
     #[serde(default)]
     pub fsync_every: Option<u32>,
     /// Door-open limit.
