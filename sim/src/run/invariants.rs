@@ -12,8 +12,8 @@
 //! 3. Every take has the user's photo and the before image; every return the user's photo,
 //!    the before and the after image; every refused code the user's photo.
 //! 4. No key is lost or duplicated: each fleet key is on exactly one hook or in one hand.
-//! 5. The controller knows every fleet key, and its idea of where each is matches the world, or an open alert names
-//!    the key, or an open `VerificationUnavailable` alert at its automat admits a return that
+//! 5. The controller knows every fleet key, and its idea of where each is matches the world,
+//!    or an open alert names the key, or an open `VerificationUnavailable` alert at its automat admits a return that
 //!    neither tag nor camera could judge (the documented fallback): a mismatch is never silent.
 //! 6. A key still out after its contract's end plus the overdue grace has an open `Overdue`
 //!    alert (or, when its contract was revoked, a `RevokedKeyOut` one).
