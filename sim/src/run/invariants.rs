@@ -287,6 +287,45 @@ mod tests {
     }
 
     #[test]
+    fn a_fleet_key_the_controller_does_not_know_is_caught() {
+        let mut run = finished_run();
+        let mut unknown = run.scenario.keys[0].clone();
+        unknown.id = 99;
+        run.scenario.keys.push(unknown);
+        let failures = run.invariant_failures();
+        assert!(
+            failures.iter().any(|f| f.contains("invariant registry: key-99 is unknown to the controller")),
+            "{failures:?}"
+        );
+    }
+
+    #[test]
+    fn a_refused_code_without_the_users_photo_is_caught() {
+        let run = finished_run();
+        let mut records = run.electronics.journal().clone().recover().expect("readable").records;
+        let last = records.last().expect("records").clone();
+        let refused = Event::CodeRefused {
+            automat: AutomatId(1),
+            reason: controller::event::Refusal::Ended,
+            contracts: Vec::new(),
+            attempts: 0,
+            photo: None,
+        };
+        records.push(controller::audit::Record { event: refused, ..last });
+        let mut chain = controller::audit::Chain::default();
+        let rechained: Vec<_> = records.into_iter().map(|r| chain.append(r.at, r.event)).collect();
+        let mut run = run;
+        run.electronics.replace_journal_for_test(&rechained);
+        let failures = run.invariant_failures();
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.contains("invariant images: a code refused (Ended) without the user's photo")),
+            "{failures:?}"
+        );
+    }
+
+    #[test]
     fn a_key_taken_by_someone_whose_code_opened_no_session_is_caught() {
         let mut run = finished_run();
         assert!(run.taken.iter().all(|t| t.owner == Some(t.user)), "{:?}", run.taken);
