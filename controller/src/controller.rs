@@ -45,10 +45,12 @@ use crate::ids::*;
 use crate::model::{KeyLocation, Purpose};
 use crate::pin::PinHasher;
 use crate::registry::Registry;
-use crate::session::{AutomatRt, CapturePurpose};
+use crate::session::AutomatRt;
+pub use crate::session::CapturePurpose;
 
 /// A camera of an automat.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Camera {
     /// Faces the user at the keypad.
     Front,
@@ -123,6 +125,8 @@ pub enum Output {
         automat: AutomatId,
         /// Which camera.
         camera: Camera,
+        /// What the picture is for.
+        purpose: CapturePurpose,
         /// The capture's id.
         id: ImageRef,
     },
@@ -424,7 +428,7 @@ impl Controller {
         let id = self.next_capture;
         self.next_capture += 1;
         self.captures.insert(id, (automat, purpose));
-        self.tell(Output::Capture { automat, camera, id });
+        self.tell(Output::Capture { automat, camera, purpose, id });
         id
     }
 

@@ -37,4 +37,4 @@ pub mod session;
 pub mod verify;
 
 pub use config::{BoardPairing, ControllerConfig};
-pub use controller::{Camera, Controller, Input, KeypadKey, Output};
+pub use controller::{Camera, CapturePurpose, Controller, Input, KeypadKey, Output};

@@ -37,8 +37,54 @@ pub enum KeyLocation {
 }
 
 /// A four-digit code that returns one key without a contract PIN (`*` then the code).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// A secret, like a PIN: in a human-readable format (JSON: traces, reports) it is written as
+/// `"redacted"` and read back as [`ReturnCode::REDACTED`]; only the journal (postcard) keeps it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReturnCode(pub [u8; 4]);
+
+impl ReturnCode {
+    /// What a code read from a human-readable format is: digits no keypad types, so it never
+    /// matches a code typed.
+    pub const REDACTED: ReturnCode = ReturnCode([u8::MAX; 4]);
+}
+
+/// The text a secret is written as in a human-readable format.
+pub const REDACTED: &str = "redacted";
+
+/// Serde for a secret: its bytes in binary formats (the journal), [`REDACTED`] in text ones.
+macro_rules! secret_serde {
+    ($ty:ident, $n:literal, $redacted:expr) => {
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.serialize_str(REDACTED)
+                } else {
+                    s.serialize_newtype_struct(stringify!($ty), &self.0)
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if d.is_human_readable() {
+                    let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                    if text != REDACTED {
+                        return Err(serde::de::Error::custom(format!(
+                            "a {} is only ever written as {REDACTED:?}",
+                            stringify!($ty)
+                        )));
+                    }
+                    Ok($redacted)
+                } else {
+                    #[derive(Deserialize)]
+                    struct Bytes([u8; $n]);
+                    Bytes::deserialize(d).map(|b| $ty(b.0))
+                }
+            }
+        }
+    };
+}
 
 impl core::fmt::Debug for ReturnCode {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -226,8 +272,20 @@ pub struct DeviceGroup {
 
 /// A keyed digest of a PIN at an automat: HMAC-SHA256(controller secret, automat ‖ PIN),
 /// first 16 bytes. Authorisation and uniqueness work on digests only.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Keyed, but the key is derived from the seed in simulations: in a human-readable format (JSON:
+/// traces, reports) it is written as `"redacted"` and read back as [`PinDigest::REDACTED`]; only
+/// the journal (postcard) keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PinDigest(pub [u8; 16]);
+
+impl PinDigest {
+    /// What a digest read from a human-readable format is.
+    pub const REDACTED: PinDigest = PinDigest([0; 16]);
+}
+
+secret_serde!(PinDigest, 16, PinDigest::REDACTED);
+secret_serde!(ReturnCode, 4, ReturnCode::REDACTED);
 
 /// A PIN as typed: 4 to 8 digits. Never serialized, never logged.
 #[derive(Clone, PartialEq, Eq)]
@@ -256,5 +314,28 @@ impl Pin {
     /// The digits. Handle with care: this is the secret.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    #[test]
+    fn secrets_keep_their_bytes_in_the_journal_and_are_redacted_in_text() {
+        let digest = PinDigest([7; 16]);
+        let code = ReturnCode([1, 2, 3, 4]);
+        // postcard: the bytes as the derived impl wrote them (journals stay readable).
+        assert_eq!(postcard::to_stdvec(&digest).unwrap(), vec![7; 16]);
+        assert_eq!(postcard::to_stdvec(&code).unwrap(), vec![1, 2, 3, 4]);
+        assert_eq!(postcard::from_bytes::<PinDigest>(&[7; 16]).unwrap(), digest);
+        assert_eq!(postcard::from_bytes::<ReturnCode>(&[1, 2, 3, 4]).unwrap(), code);
+        // JSON: never the bytes; read back as the placeholder, anything else refused.
+        assert_eq!(serde_json::to_string(&digest).unwrap(), "\"redacted\"");
+        assert_eq!(serde_json::to_string(&Some(code)).unwrap(), "\"redacted\"");
+        assert_eq!(serde_json::from_str::<PinDigest>("\"redacted\"").unwrap(), PinDigest::REDACTED);
+        assert_eq!(serde_json::from_str::<ReturnCode>("\"redacted\"").unwrap(), ReturnCode::REDACTED);
+        assert!(serde_json::from_str::<PinDigest>("[7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7]").is_err());
+        assert!(ReturnCode::parse("9999").is_some_and(|c| c != ReturnCode::REDACTED));
     }
 }

@@ -25,8 +25,9 @@ use crate::model::{KeyLocation, Pin, Purpose, ReturnCode, Storage};
 use crate::verify::Signature;
 
 /// Why a capture was asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CapturePurpose {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapturePurpose {
     /// The user at PIN entry.
     UserPhoto,
     /// The slot before the door opens.

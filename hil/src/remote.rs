@@ -11,6 +11,7 @@ use sim::board_box::{BoardBox, BoardClock, BoxIo};
 use sim::electronics::PlacedBoard;
 use sim::run::BoardPlacer;
 use sim::scenario::AutomatSpec;
+use sim::trace::LinkNote;
 use sim::wire::{LineConfig, LineStats};
 
 use crate::faults::{Faults, FaultyLine, FrameSplitter, channel_of};
@@ -172,12 +173,12 @@ impl BoardBox for RemoteBoard {
                     Ok(Some(got)) => self.inbox.push(got),
                     Ok(None) => break,
                     Err(e) => {
-                        io.notes.push((Channel::Host, format!("serial port: {e}")));
+                        io.notes.push((Channel::Host, LinkNote::Port { error: e.to_string() }));
                         self.port_failed(&e);
                         if self.lost.is_some() {
                             break;
                         }
-                        io.notes.push((Channel::Host, "serial port reopened".into()));
+                        io.notes.push((Channel::Host, LinkNote::PortReopened));
                     }
                 }
             }

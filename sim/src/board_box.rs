@@ -12,6 +12,7 @@ use firmware_proto::link::{Event as LinkEvent, Link, LinkConfig};
 use firmware_proto::message::{self, Decoded, Message};
 use firmware_proto::plant::PlantToBoard;
 
+use crate::trace::LinkNote;
 use crate::wire::{LineConfig, LineStats, Wire};
 
 /// How a board keeps time.
@@ -35,7 +36,7 @@ pub struct BoxIo {
     /// the same bytes to both: each link end ignores the other channel's frames.
     pub to_plant: Vec<Vec<u8>>,
     /// Things worth noting in the trace, by channel.
-    pub notes: Vec<(Channel, String)>,
+    pub notes: Vec<(Channel, LinkNote)>,
     /// Raw bytes crossing a real line, with their direction (`true`: towards the board), for
     /// the trace.
     pub wire: Vec<(bool, Vec<u8>)>,
@@ -95,15 +96,19 @@ pub fn link_cfg(channel: Channel, stream: u8) -> LinkConfig {
 }
 
 /// Decodes a link payload, noting what cannot be decoded.
-pub fn decode<M: Message>(payload: &[u8], channel: Channel, notes: &mut Vec<(Channel, String)>) -> Option<M> {
+pub fn decode<M: Message>(
+    payload: &[u8],
+    channel: Channel,
+    notes: &mut Vec<(Channel, LinkNote)>,
+) -> Option<M> {
     match message::decode::<M>(payload) {
         Ok(Decoded::Known(m)) => Some(m),
         Ok(Decoded::Unknown { kind }) => {
-            notes.push((channel, format!("unknown message kind {kind}")));
+            notes.push((channel, LinkNote::UnknownKind { message_kind: kind }));
             None
         }
         Err(e) => {
-            notes.push((channel, format!("malformed message: {e}")));
+            notes.push((channel, LinkNote::Malformed { error: e.to_string() }));
             None
         }
     }
@@ -227,7 +232,10 @@ impl BoardBox for LocalBoard {
                     BoardOutput::Plant(m) => self.plant.send_message(m),
                 };
                 if let Err(e) = sent {
-                    io.notes.push((Channel::Host, format!("board send refused: {e}")));
+                    io.notes.push((
+                        Channel::Host,
+                        LinkNote::SendRefused { end: "board".into(), error: e.to_string() },
+                    ));
                 }
             }
             let [_, w1, w2, _] = &mut self.wires;

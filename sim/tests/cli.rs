@@ -31,7 +31,7 @@ fn a_passing_scenario_exits_0_and_writes_junit_trace_images_and_summary() {
     assert!(xml.contains("testcase") && xml.contains("happy take and return"), "{xml}");
     let case = out.join("happy-take-and-return");
     let trace = std::fs::read_to_string(case.join("trace.jsonl")).expect("trace written");
-    assert!(trace.starts_with("{\"format\":\"key-automat-trace\",\"version\":1"), "{}", &trace[..80]);
+    assert!(trace.starts_with("{\"format\":\"key-automat-trace\",\"version\":2"), "{}", &trace[..80]);
     assert!(trace.contains("\"type\":\"end\",\"passed\":true"));
     let pngs = std::fs::read_dir(case.join("images")).expect("images").count();
     assert!(pngs >= 4, "user photos and before/after images: {pngs}");

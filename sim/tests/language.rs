@@ -148,7 +148,7 @@ fn every_screen_line_and_audit_name_of_the_library_is_one_the_scenario_checks_kn
         // Likewise `Event::NAMES`, which `Audit(kind)` matchers are checked against.
         for line in trace.lines().filter(|l| l.contains(r#""type":"audit""#)) {
             let v: serde_json::Value = serde_json::from_str(line).expect("json");
-            let name = v["name"].as_str().expect("name");
+            let name = v["record"]["event"].as_str().expect("record.event");
             assert!(
                 controller::event::Event::NAMES.contains(&name),
                 "{}: {name} not in Event::NAMES",

@@ -187,12 +187,24 @@ fn bad_traces_are_refused_with_their_line() {
     assert!(e.to_string().contains("empty"), "{e}");
     let e = Replay::load(&write("scenario.jsonl", "Scenario(name: \"x\")\n")).expect_err("not json");
     assert!(e.to_string().contains("scenario.jsonl:1: not a trace header"), "{e}");
-    let newer = header.replace("\"version\":1", "\"version\":99");
+    let newer = header.replace("\"version\":2", "\"version\":99");
     let e = Replay::load(&write("newer.jsonl", &newer)).expect_err("newer");
     assert!(e.to_string().contains("version 99 is newer"), "{e}");
-    let garbage = format!(
-        "{header}\n{{\"t\":5,\"type\":\"display\",\"automat\":0,\"text\":\"hi\"}}\n{{\"t\":6,\"type\":"
+    let older = header.replace("\"version\":2", "\"version\":1");
+    let e = Replay::load(&write("older.jsonl", &older)).expect_err("version 1");
+    assert!(
+        e.to_string().contains("older.jsonl:1: trace version 1 is not supported")
+            && e.to_string().contains("re-run"),
+        "{e}"
     );
+    // A number the line claims is checked against the scene, never allocated.
+    let scene = good.lines().nth(1).expect("scene");
+    let huge = format!(
+        "{header}\n{scene}\n{{\"t\":5,\"type\":\"display\",\"automat\":100000000,\"text\":\"hi\"}}\n"
+    );
+    let e = Replay::load(&write("huge.jsonl", &huge)).expect_err("automat out of range");
+    assert!(e.to_string().contains("huge.jsonl:3: automat 100000000: the scene has 1 automat(s)"), "{e}");
+    let garbage = format!("{header}\n{{\"t\":5,\"type\":\"problem\",\"text\":\"hi\"}}\n{{\"t\":6,\"type\":");
     let e = Replay::load(&write("cut.jsonl", &garbage)).expect_err("cut short");
     assert!(e.to_string().starts_with(&format!("{}:3:", dir.path().join("cut.jsonl").display())), "{e}");
     let back = format!(

@@ -277,7 +277,7 @@ impl World {
                 self.records.push(r);
             }
             Output::Display { text, .. } => self.display.push(text),
-            Output::Capture { automat, camera, id } => {
+            Output::Capture { automat, camera, id, .. } => {
                 let image = match camera {
                     Camera::Front => Some(RgbImage::from_pixel(8, 8, Rgb([120, 100, 90]))),
                     Camera::Internal if self.automat.camera_ok => {

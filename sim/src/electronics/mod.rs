@@ -13,7 +13,7 @@
 use controller::audit::Record;
 use controller::ids::AutomatId;
 use controller::journal::{FsyncPolicy, Journal, MemJournal};
-use controller::{Camera, Controller, ControllerConfig, Input, Output};
+use controller::{Camera, CapturePurpose, Controller, ControllerConfig, Input, Output};
 use firmware_proto::Instant;
 use firmware_proto::auth::PairingKey;
 use firmware_proto::board::BoardConfig;
@@ -26,6 +26,7 @@ use jiff::Timestamp;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::board_box::{self, BoardBox, BoardClock, BoxIo, LocalBoard};
+use crate::trace::{Link, LinkMessage, LinkNote};
 use crate::wire::{LineConfig, LineStats};
 
 mod station;
@@ -42,16 +43,16 @@ const NEVER: u64 = u64::MAX - 1;
 pub enum Outgoing {
     /// A command for an automat's plant, decoded at the plant's end of the plant link.
     Plant(usize, BoardToPlant),
-    /// A camera capture the controller wants.
-    Capture(usize, Camera, u64),
+    /// A camera capture the controller wants, and what for.
+    Capture(usize, Camera, CapturePurpose, u64),
     /// A line the controller shows the user.
     Display(usize, String),
     /// An audit record the controller made (already appended to its journal).
     Record(Record),
-    /// A message delivered over a link: its name, and its text for the trace.
-    Message(usize, Channel, Direction, &'static str, String),
+    /// A message delivered over a link (formatted only if a trace is written).
+    Message(usize, LinkMessage),
     /// Something on a link worth noting: link up or down, an unknown or malformed message.
-    LinkNote(usize, Channel, String),
+    LinkNote(usize, Link, LinkNote),
     /// The controller's journal could not be replayed after a power cut.
     RecoveryFailed(String),
     /// Bytes on a real line to a board (`true`: towards the board), for the trace.
@@ -60,15 +61,6 @@ pub enum Outgoing {
     BoardLost(usize, String),
     /// An armed capture caught a host message on its way to a board: its name and payload.
     FrameCaptured(usize, String, Vec<u8>),
-}
-
-/// Which way a message went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// Controller → board, or board → plant.
-    Down,
-    /// Board → controller, or plant → board.
-    Up,
 }
 
 /// Settings of the simulated electronics.
@@ -248,13 +240,7 @@ impl Electronics {
     /// Feeds a report from automat `i`'s plant into its plant link.
     pub fn plant_report(&mut self, i: usize, now: Instant, report: &PlantToBoard, out: &mut Vec<Outgoing>) {
         if let Some(s) = self.stations.get_mut(i) {
-            out.push(Outgoing::Message(
-                i,
-                Channel::Plant,
-                Direction::Up,
-                report.name(),
-                format!("{report:?}"),
-            ));
+            out.push(Outgoing::Message(i, LinkMessage::PlantUp(report.clone())));
             s.send_plant(now, report);
         }
     }
@@ -287,13 +273,7 @@ impl Electronics {
             && s.board.clock() != BoardClock::Shared
         {
             let report = PlantToBoard::Power { mains: on, battery_mv: if on { 13_200 } else { 0 } };
-            out.push(Outgoing::Message(
-                i,
-                Channel::Plant,
-                Direction::Up,
-                report.name(),
-                format!("{report:?}"),
-            ));
+            out.push(Outgoing::Message(i, LinkMessage::PlantUp(report.clone())));
             if on {
                 // A board switched on boots at the next tick (its clock starts there).
                 let _ = s.plant_end.send_message(&report);
@@ -496,13 +476,7 @@ impl Electronics {
                     if let Some((i, s)) =
                         self.stations.iter_mut().enumerate().find(|(_, s)| s.automat == automat)
                     {
-                        out.push(Outgoing::Message(
-                            i,
-                            Channel::Host,
-                            Direction::Down,
-                            message.name(),
-                            format!("{message:?}"),
-                        ));
+                        out.push(Outgoing::Message(i, LinkMessage::HostDown(message.clone())));
                         if let Some(k) = s.armed.iter().position(|(kind, _)| *kind == message.name()) {
                             let (_, name) = s.armed.remove(k);
                             if let Ok(payload) = firmware_proto::message::encode_vec(&message) {
@@ -510,13 +484,17 @@ impl Electronics {
                             }
                         }
                         if let Err(e) = s.send_host(now, &message) {
-                            out.push(Outgoing::LinkNote(i, Channel::Host, format!("send refused: {e}")));
+                            out.push(Outgoing::LinkNote(
+                                i,
+                                Link::Host,
+                                LinkNote::SendRefused { end: "controller".into(), error: e.to_string() },
+                            ));
                         }
                     }
                 }
-                Output::Capture { automat, camera, id } => {
+                Output::Capture { automat, camera, purpose, id } => {
                     if let Some(i) = self.stations.iter().position(|s| s.automat == automat) {
-                        out.push(Outgoing::Capture(i, camera, id));
+                        out.push(Outgoing::Capture(i, camera, purpose, id));
                     }
                 }
                 Output::Display { automat, text } => {
@@ -563,7 +541,7 @@ impl Electronics {
             s.plant_end.handle_bytes(now, bytes);
         }
         for (channel, note) in io.notes {
-            out.push(Outgoing::LinkNote(i, channel, note));
+            out.push(Outgoing::LinkNote(i, link_of(channel), note));
         }
         for (down, bytes) in io.wire {
             out.push(Outgoing::Wire(i, down, bytes));
@@ -580,13 +558,7 @@ impl Electronics {
             let input = match e {
                 LinkEvent::Message(p) => match decode::<BoardToHost>(&p, i, Channel::Host, out) {
                     Some(message) => {
-                        out.push(Outgoing::Message(
-                            i,
-                            Channel::Host,
-                            Direction::Up,
-                            message.name(),
-                            format!("{message:?}"),
-                        ));
+                        out.push(Outgoing::Message(i, LinkMessage::HostUp(message.clone())));
                         Some(Input::Board { automat: s.automat, message })
                     }
                     None => None,
@@ -594,13 +566,15 @@ impl Electronics {
                 LinkEvent::LinkUp => Some(Input::LinkUp { automat: s.automat }),
                 LinkEvent::LinkDown => Some(Input::LinkDown { automat: s.automat }),
                 LinkEvent::PeerRestarted => {
-                    out.push(Outgoing::LinkNote(i, Channel::Host, "board restarted".into()));
+                    out.push(Outgoing::LinkNote(i, Link::Host, LinkNote::PeerRestarted));
                     None
                 }
             };
             if let (Some(input), Some(c)) = (input, self.controller.as_mut()) {
-                if matches!(input, Input::LinkUp { .. } | Input::LinkDown { .. }) {
-                    out.push(Outgoing::LinkNote(i, Channel::Host, format!("{input:?}")));
+                match input {
+                    Input::LinkUp { .. } => out.push(Outgoing::LinkNote(i, Link::Host, LinkNote::Up)),
+                    Input::LinkDown { .. } => out.push(Outgoing::LinkNote(i, Link::Host, LinkNote::Down)),
+                    _ => {}
                 }
                 c.handle(ts, input);
             }
@@ -620,6 +594,11 @@ pub(super) fn decode<M: Message>(
 ) -> Option<M> {
     let mut notes = Vec::new();
     let message = board_box::decode(payload, channel, &mut notes);
-    out.extend(notes.into_iter().map(|(c, note)| Outgoing::LinkNote(i, c, note)));
+    out.extend(notes.into_iter().map(|(c, note)| Outgoing::LinkNote(i, link_of(c), note)));
     message
+}
+
+/// The trace's name for a link.
+pub(crate) fn link_of(channel: Channel) -> Link {
+    if channel == Channel::Host { Link::Host } else { Link::Plant }
 }

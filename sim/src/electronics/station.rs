@@ -10,11 +10,11 @@ use firmware_proto::host::HostToBoard;
 use firmware_proto::link::{Event as LinkEvent, Link};
 use firmware_proto::plant::PlantToBoard;
 
-use firmware_proto::message::Message as _;
 use firmware_proto::plant::BoardToPlant;
 
-use super::{Direction, Electronics, Outgoing, decode};
+use super::{Electronics, Outgoing, decode};
 use crate::board_box::{BoardBox, BoardClock, link_cfg};
+use crate::trace::{self, LinkMessage, LinkNote};
 
 /// One automat: the controller's end of the host link, the plant's end of the plant link, and
 /// the board box between them.
@@ -144,7 +144,7 @@ impl Station {
             if let LinkEvent::Message(p) = e
                 && let Some(m) = decode::<BoardToPlant>(&p, i, Channel::Plant, out)
             {
-                out.push(Outgoing::Message(i, Channel::Plant, Direction::Down, m.name(), format!("{m:?}")));
+                out.push(Outgoing::Message(i, LinkMessage::PlantDown(m.clone())));
                 match m {
                     BoardToPlant::ClockAck { next_deadline_us, .. } => {
                         self.lock.pending = self.lock.pending.saturating_sub(1);
@@ -164,7 +164,11 @@ impl Electronics {
     /// man-in-the-middle can always make well-formed ones; the command MAC is the defence).
     pub fn inject_message(&mut self, i: usize, now: Instant, message: &HostToBoard, out: &mut Vec<Outgoing>) {
         if let Some(s) = self.stations.get_mut(i) {
-            out.push(Outgoing::LinkNote(i, Channel::Host, format!("injected {message:?}")));
+            out.push(Outgoing::LinkNote(
+                i,
+                trace::Link::Host,
+                LinkNote::Injected { message: message.clone() },
+            ));
             let _ = s.send_host(now, message);
         }
     }
@@ -183,9 +187,13 @@ impl Electronics {
     /// frame would be a duplicate the board's link drops).
     pub fn replay_payload(&mut self, i: usize, now: Instant, payload: &[u8], out: &mut Vec<Outgoing>) {
         if let Some(s) = self.stations.get_mut(i) {
-            out.push(Outgoing::LinkNote(i, Channel::Host, format!("replayed {} bytes", payload.len())));
+            out.push(Outgoing::LinkNote(i, trace::Link::Host, LinkNote::Replayed { bytes: payload.len() }));
             if let Err(e) = s.send_host_payload(now, payload) {
-                out.push(Outgoing::LinkNote(i, Channel::Host, format!("replay refused: {e}")));
+                out.push(Outgoing::LinkNote(
+                    i,
+                    trace::Link::Host,
+                    LinkNote::ReplayRefused { error: e.to_string() },
+                ));
             }
         }
     }
@@ -193,7 +201,11 @@ impl Electronics {
     /// An attacker writes raw bytes onto automat `i`'s host line, towards the board.
     pub fn inject_bytes(&mut self, i: usize, now: Instant, bytes: &[u8], out: &mut Vec<Outgoing>) {
         if let Some(s) = self.stations.get_mut(i) {
-            out.push(Outgoing::LinkNote(i, Channel::Host, format!("injected {} raw bytes", bytes.len())));
+            out.push(Outgoing::LinkNote(
+                i,
+                trace::Link::Host,
+                LinkNote::InjectedBytes { bytes: bytes.len() },
+            ));
             s.ensure_jump(now);
             s.lock.dirty = true;
             s.board.host_down(now, bytes);

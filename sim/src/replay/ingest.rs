@@ -1,6 +1,10 @@
 //! Reading trace events into the replay's time-indexed tracks and its event log.
 
+use controller::event::Event;
+use serde_json::Value;
+
 use super::*;
+use crate::trace::{ApiCall, ApiResult, Dir, Link, PlantChange, tagged};
 
 impl Replay {
     pub(super) fn add(&mut self, t: u64, event: TraceEvent) {
@@ -17,38 +21,49 @@ impl Replay {
                 self.entry(t, Kind::Info, None, text);
             }
             TraceEvent::Step { index, action } => {
-                self.entry(t, Kind::Step, None, format!("step {index}: {action}"))
+                let text = describe(&tagged::to_tagged(&action, "kind"), "kind", &self.names);
+                self.entry(t, Kind::Step, None, format!("step {index}: {text}"));
             }
-            TraceEvent::Message { automat, link, dir, name: _, body } => {
-                let arrow = if dir == "down" { "→" } else { "←" };
-                self.entry(t, Kind::Message, Some(automat), format!("{link} {arrow} {body}"));
+            TraceEvent::Message { automat, message } => {
+                let arrow = if message.dir() == Dir::Down { "→" } else { "←" };
+                let link = if message.link() == Link::Host { "host" } else { "plant" };
+                let text = describe(
+                    &serde_json::to_value(&message).map(|v| v["message"].clone()),
+                    "kind",
+                    &self.names,
+                );
+                self.entry(t, Kind::Message, Some(automat), format!("{link} {arrow} {text}"));
             }
             TraceEvent::Link { automat, link, note } => {
-                self.entry(t, Kind::Link, Some(automat), format!("{link} link: {note}"))
+                let link = if link == Link::Host { "host" } else { "plant" };
+                let text = describe(&serde_json::to_value(&note), "kind", &self.names);
+                self.entry(t, Kind::Link, Some(automat), format!("{link} link: {text}"));
             }
             TraceEvent::Bytes { automat, dir, hex } => {
+                let dir = if dir == Dir::Down { "down" } else { "up" };
                 self.entry(t, Kind::Link, Some(automat), format!("line {dir}: {} bytes {hex}", hex.len() / 2))
             }
-            TraceEvent::Audit { seq, name, body } => {
-                let kind = if name == "AlertRaised" { Kind::Alert } else { Kind::Audit };
-                self.entry(t, kind, None, format!("#{seq} {body}"));
+            TraceEvent::Audit { seq, record } => {
+                let kind = if matches!(record, Event::AlertRaised(_)) { Kind::Alert } else { Kind::Audit };
+                if let Event::KeyEnrolled(k) = &record {
+                    self.names.keys.insert(k.id.0, k.name.clone());
+                }
+                let text = describe(&tagged::to_tagged(&record, "event"), "event", &self.names);
+                self.entry(t, kind, None, format!("#{seq} {text}"));
             }
             TraceEvent::Display { automat, text } => {
                 self.tracks(automat).display.push((t, text.clone()));
                 self.entry(t, Kind::Display, Some(automat), format!("screen: {text}"));
             }
-            TraceEvent::Capture { automat, camera, id, file, result } => {
-                let text = format!("{camera} camera #{id}: {result}");
+            TraceEvent::Capture { automat, camera, purpose, id, file, result } => {
+                let text = format!("{} camera #{id} ({}): {}", word(&camera), word(&purpose), word(&result));
                 let file = file.map(|f| self.base.join(f));
-                let capture =
-                    Capture { t, camera: camera.into_owned(), id, file, result: result.into_owned() };
+                let capture = Capture { t, purpose, id, file, result };
                 let tracks = self.tracks(automat);
-                if capture.camera == "front" {
-                    tracks.front.push(capture);
-                } else if std::mem::take(&mut tracks.opened_since_image) {
-                    tracks.after.push(capture);
-                } else {
-                    tracks.before.push(capture);
+                match purpose {
+                    Purpose::UserPhoto => tracks.front.push(capture),
+                    Purpose::Before => tracks.before.push(capture),
+                    Purpose::After => tracks.after.push(capture),
                 }
                 self.entry(t, Kind::Capture, Some(automat), text);
             }
@@ -58,9 +73,35 @@ impl Replay {
                 self.entry(t, Kind::User, Some(automat), format!("{user} {act}"));
             }
             // Power cuts and their end: shown with the steps, not hidden with the plant changes.
-            TraceEvent::Plant { automat, what } => self.entry(t, Kind::Info, Some(automat), what),
+            TraceEvent::Plant { automat, change } => {
+                let text = match change {
+                    PlantChange::PowerCut => "power cut",
+                    PlantChange::PowerRestored => "power restored",
+                };
+                self.entry(t, Kind::Info, Some(automat), text.into());
+            }
             TraceEvent::Api { call, result } => {
-                self.entry(t, Kind::Api, None, format!("api {call}: {result}"));
+                let text = match result {
+                    ApiResult::Ok { contract, contracts, automat } => {
+                        if let (ApiCall::CreateContract { name }, Some(id)) = (&call, contract) {
+                            self.names.contracts.insert(id, name.clone());
+                        }
+                        let mut text = "ok".to_string();
+                        if let Some(id) = contract {
+                            text += &format!(", contract {id}");
+                        }
+                        if !contracts.is_empty() {
+                            text += &format!(", contracts {contracts:?}");
+                        }
+                        if let Some(a) = automat {
+                            text += &format!(", at automat {a}");
+                        }
+                        text
+                    }
+                    ApiResult::Error { message } => format!("refused: {message}"),
+                    ApiResult::Unavailable => "unavailable: the controller is down".into(),
+                };
+                self.entry(t, Kind::Api, None, format!("api {call}: {text}"));
             }
             TraceEvent::Problem { text } => self.entry(t, Kind::Failure, None, text),
             TraceEvent::Queue { automat, users } => {
@@ -104,7 +145,6 @@ impl Replay {
                 if tracks.doors.last().is_some_and(|d| d.1) != door_open {
                     tracks.doors.push((t, door_open));
                 }
-                tracks.opened_since_image |= door_open;
                 tracks.cabinet.push((t, cabinet));
                 self.entry(t, Kind::Plant, Some(automat), text);
             }
@@ -139,5 +179,65 @@ impl Replay {
             TraceEvent::Unknown => self.unknown += 1,
             _ => {}
         }
+    }
+}
+
+/// A word as the trace spells it (`front`, `user_photo`, `ok`).
+fn word<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s,
+        _ => String::from("?"),
+    }
+}
+
+/// A payload as a line a person reads: its name, then its fields, with keys and contracts by
+/// their names (`KeyFetched: key Roof (3), contract alice-van (2), automat 1, slot 27`).
+/// Pictures, checks and other nested detail are left to the trace.
+fn describe(value: &Result<Value, serde_json::Error>, tag: &str, names: &Names) -> String {
+    let Ok(Value::Object(fields)) = value else { return "?".into() };
+    let name = fields.get(tag).and_then(Value::as_str).unwrap_or("?");
+    let inner = match fields.get("value") {
+        Some(Value::Object(inner)) if fields.len() == 2 => inner,
+        _ => fields,
+    };
+    let mut parts = Vec::new();
+    for (field, v) in inner {
+        if field == tag && std::ptr::eq(inner, fields) {
+            continue;
+        }
+        let text = match (field.as_str(), v) {
+            (_, Value::Null) => continue,
+            ("key" | "expected" | "found", Value::Number(n)) => named(&names.keys, n),
+            ("contract", Value::Number(n)) => named(&names.contracts, n),
+            ("contracts" | "keys", Value::Array(ids)) => {
+                let map = if field == "keys" { &names.keys } else { &names.contracts };
+                let ids: Vec<String> =
+                    ids.iter().filter_map(Value::as_number).map(|n| named(map, n)).collect();
+                format!("[{}]", ids.join(", "))
+            }
+            (_, Value::String(s)) => s.clone(),
+            (_, Value::Number(n)) => n.to_string(),
+            (_, Value::Bool(b)) => b.to_string(),
+            (_, Value::Array(a)) if a.iter().all(|x| !x.is_object() && !x.is_array()) => {
+                let a: Vec<String> = a.iter().map(|x| x.to_string().trim_matches('"').to_string()).collect();
+                format!("[{}]", a.join(", "))
+            }
+            (_, Value::Object(o)) if o.len() == 1 => match o.iter().next() {
+                Some((k, Value::String(s))) => format!("{k} {s}"),
+                Some((k, Value::Number(n))) => format!("{k} {n}"),
+                _ => continue,
+            },
+            _ => continue,
+        };
+        parts.push(format!("{field} {text}"));
+    }
+    if parts.is_empty() { name.to_string() } else { format!("{name}: {}", parts.join(", ")) }
+}
+
+/// `Roof (3)` when the id has a name, else `3`.
+fn named(map: &std::collections::BTreeMap<u32, String>, n: &serde_json::Number) -> String {
+    match n.as_u64().and_then(|n| u32::try_from(n).ok()).and_then(|id| map.get(&id).map(|name| (id, name))) {
+        Some((id, name)) => format!("{name} ({id})"),
+        None => n.to_string(),
     }
 }

@@ -9,12 +9,10 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use serde::Deserialize;
-
 use crate::run::{RunOptions, run_plain};
 use crate::scenario::Scenario;
 pub use crate::trace::Cabinet;
-use crate::trace::{self, HookItem, SceneAutomat, SceneUser, TraceEvent};
+use crate::trace::{self, CaptureResult, HookItem, Purpose, Reader, SceneAutomat, SceneUser, TraceEvent};
 
 /// How long a user is drawn at the front after their last act.
 const USER_LINGERS_US: u64 = 8_000_000;
@@ -42,29 +40,7 @@ pub enum ReplayError {
     },
 }
 
-/// The header line, read back.
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct Info {
-    /// [`trace::FORMAT`].
-    pub format: String,
-    /// [`trace::VERSION`] or older.
-    pub version: u32,
-    /// The scenario's name.
-    pub scenario: String,
-    /// The run's seed.
-    pub seed: u64,
-    /// Wall-clock time of simulated time 0.
-    pub start: String,
-    /// `sim` or `hil`.
-    pub source: String,
-}
-
-#[derive(Deserialize)]
-struct Line {
-    t: u64,
-    #[serde(flatten)]
-    event: TraceEvent,
-}
+pub use crate::trace::Info;
 
 /// What an entry of the event log is, for colour and filtering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -121,14 +97,14 @@ impl Entry {
 pub struct Capture {
     /// When, µs.
     pub t: u64,
-    /// `front` or `internal`.
-    pub camera: String,
+    /// What the controller took it for.
+    pub purpose: Purpose,
     /// The capture id.
     pub id: u64,
     /// The PNG, if it was kept.
     pub file: Option<PathBuf>,
-    /// `ok`, `fail` or `black`.
-    pub result: String,
+    /// What it gave.
+    pub result: CaptureResult,
 }
 
 /// One automat at a moment.
@@ -188,8 +164,6 @@ struct Tracks {
     front: Vec<Capture>,
     before: Vec<Capture>,
     after: Vec<Capture>,
-    /// The door opened since the last slot image (so the next one is an "after").
-    opened_since_image: bool,
     user: Vec<(u64, String, String)>,
 }
 
@@ -213,9 +187,16 @@ pub struct Replay {
     tracks: Vec<Tracks>,
     /// Images are named relative to this directory.
     base: PathBuf,
-    /// Latest event time.
-    end: u64,
-    lines: usize,
+    /// Names of keys and contracts, for the log's lines.
+    names: Names,
+    reader: Reader,
+}
+
+/// What the log calls keys and contracts by.
+#[derive(Debug, Default)]
+struct Names {
+    keys: std::collections::BTreeMap<u32, String>,
+    contracts: std::collections::BTreeMap<u32, String>,
 }
 
 fn micros_text(t: u64) -> String {
@@ -238,11 +219,11 @@ impl Replay {
             let line = line.map_err(io)?;
             replay.push_line(&line).map_err(|message| ReplayError::Line {
                 path: name.clone(),
-                line: replay.lines,
+                line: replay.lines(),
                 message,
             })?;
         }
-        if replay.lines == 0 {
+        if replay.lines() == 0 {
             return Err(ReplayError::Line { path: name, line: 1, message: "empty: not a trace".into() });
         }
         Ok(replay)
@@ -250,42 +231,26 @@ impl Replay {
 
     /// The latest simulated time the trace reaches, µs.
     pub fn end(&self) -> u64 {
-        self.end
+        self.reader.end()
     }
 
     /// Lines read so far.
     pub fn lines(&self) -> usize {
-        self.lines
+        self.reader.lines()
     }
 
-    /// Reads one line of a trace: the header first, then events in time order.
+    /// Reads one line of a trace: the header first, then events in time order. Nothing in a
+    /// line is trusted ([`Reader`]): a bad one is an error and changes nothing.
     pub fn push_line(&mut self, line: &str) -> Result<(), String> {
-        self.lines += 1;
-        if line.trim().is_empty() {
-            return Ok(());
+        let event = self.reader.line(line)?;
+        if let Some(info) = self.reader.info()
+            && self.info.format.is_empty()
+        {
+            self.info = info.clone();
         }
-        if self.lines == 1 {
-            let info: Info = serde_json::from_str(line)
-                .map_err(|e| format!("not a trace header ({e}); expected a {} file", trace::FORMAT))?;
-            if info.format != trace::FORMAT {
-                return Err(format!("format {:?}, expected {:?}", info.format, trace::FORMAT));
-            }
-            if info.version > trace::VERSION {
-                return Err(format!(
-                    "trace version {} is newer than this viewer's ({})",
-                    info.version,
-                    trace::VERSION
-                ));
-            }
-            self.info = info;
-            return Ok(());
+        if let Some(trace::TraceLine { t, event }) = event {
+            self.add(t, event);
         }
-        let Line { t, event } = serde_json::from_str(line).map_err(|e| e.to_string())?;
-        if t < self.end {
-            return Err(format!("time {t} µs goes back (the previous event was at {} µs)", self.end));
-        }
-        self.end = t;
-        self.add(t, event);
         Ok(())
     }
 

@@ -16,7 +16,7 @@ use crate::plant::Item;
 use crate::plant::look::{self, Conditions};
 use crate::run::users::User;
 use crate::scenario::{self, Action, ContractSpec};
-use crate::trace::TraceEvent;
+use crate::trace::{ApiCall, ApiResult, TraceEvent};
 
 impl Run {
     pub(super) fn automat_index(&self, id: u32) -> Option<usize> {
@@ -43,17 +43,11 @@ impl Run {
                 slots: a.slots,
                 location: cm::Location { lat: a.location.0, lon: a.location.1 },
             };
-            results.push((
-                format!("add automat {}", a.id),
-                ctl.add_automat(now, automat).map(|_| String::new()),
-            ));
+            results.push((ApiCall::AddAutomat { automat: a.id }, ctl.add_automat(now, automat).map(drop)));
         }
         for c in &sc.contacts {
             let contact = cm::Contact { id: ContactId(c.id), name: c.name.clone() };
-            results.push((
-                format!("add contact {}", c.id),
-                ctl.add_contact(now, contact).map(|_| String::new()),
-            ));
+            results.push((ApiCall::AddContact { contact: c.id }, ctl.add_contact(now, contact).map(drop)));
         }
         for k in &sc.keys {
             let key = cm::Key {
@@ -66,11 +60,11 @@ impl Run {
                 reference: None,
                 daily_deadline: k.daily_deadline.as_deref().and_then(scenario::load::clock),
             };
-            results.push((format!("enrol key {}", k.id), ctl.enrol_key(now, key).map(|_| String::new())));
+            results.push((ApiCall::EnrolKey { key: k.id }, ctl.enrol_key(now, key).map(drop)));
             let reference = look::render_slot(Some(&look_of(&k.look)), Conditions::NOMINAL, 0);
             results.push((
-                format!("reference key {}", k.id),
-                ctl.set_key_reference(now, KeyId(k.id), &reference).map(|_| String::new()),
+                ApiCall::ReferenceKey { key: k.id },
+                ctl.set_key_reference(now, KeyId(k.id), &reference).map(drop),
             ));
         }
         for g in &sc.groups {
@@ -83,10 +77,7 @@ impl Run {
                     .map(|(e, ks)| (e.clone(), ks.iter().map(|k| KeyId(*k)).collect()))
                     .collect(),
             };
-            results.push((
-                format!("add group {}", g.id),
-                ctl.add_device_group(now, group).map(|_| String::new()),
-            ));
+            results.push((ApiCall::AddGroup { group: g.id }, ctl.add_device_group(now, group).map(drop)));
         }
         for (call, result) in results {
             if let Err(e) = result {
@@ -154,15 +145,15 @@ impl Run {
             return;
         };
         let result = ctl.create_contract(now, new);
-        let call = format!("create contract {:?}", c.name);
+        let call = ApiCall::CreateContract { name: c.name.clone() };
         match (result, &c.expect_error) {
             (Ok((id, pin)), None) => {
-                self.api_ok(call, format!("ok {id}"));
+                self.api_ok(call, ApiResult::contract(id.0));
                 self.pins.insert(c.name.clone(), pin.expose().to_string());
                 self.contracts.insert(c.name.clone(), id);
             }
             (Ok((id, _)), Some(want)) => {
-                self.api_ok(call.clone(), format!("ok {id}"));
+                self.api_ok(call.clone(), ApiResult::contract(id.0));
                 self.problem(format!("{call}: expected the error {want:?}, but it was created as {id}"));
             }
             (Err(e), want) => self.api_refused(call, &e, want.as_deref()),
@@ -181,8 +172,8 @@ impl Run {
                 let ts = self.ts();
                 let result = self.electronics.controller_mut().map(|c| c.delete_contract(ts, id));
                 self.api_result(
-                    format!("delete contract {name:?}"),
-                    result.map(|r| r.map(|()| String::new())),
+                    ApiCall::DeleteContract { name },
+                    result.map(|r| r.map(|()| ApiResult::DONE)),
                     expect_error,
                 );
             }
@@ -190,11 +181,12 @@ impl Run {
                 let ts = self.ts();
                 let result =
                     self.electronics.controller_mut().map(|c| c.revoke_contact(ts, ContactId(contact)));
-                self.api_result(
-                    format!("revoke contact {contact}"),
-                    result.map(|r| r.map(|v| format!("{v:?}"))),
-                    None,
-                );
+                let done = |ids: Vec<ContractId>| ApiResult::Ok {
+                    contract: None,
+                    contracts: ids.into_iter().map(|c| c.0).collect(),
+                    automat: None,
+                };
+                self.api_result(ApiCall::RevokeContact { contact }, result.map(|r| r.map(done)), None);
             }
             Action::RegeneratePin { name } => {
                 let Some(&id) = self.contracts.get(&name) else {
@@ -205,11 +197,11 @@ impl Run {
                 match self.electronics.controller_mut().map(|c| c.regenerate_pin(ts, id)) {
                     Some(Ok(pin)) => {
                         self.pins.insert(name.clone(), pin.expose().to_string());
-                        self.api_ok(format!("regenerate PIN {name:?}"), "ok".into());
+                        self.api_ok(ApiCall::RegeneratePin { name }, ApiResult::DONE);
                     }
                     other => self.api_result(
-                        format!("regenerate PIN {name:?}"),
-                        other.map(|r| r.map(|_| String::new())),
+                        ApiCall::RegeneratePin { name },
+                        other.map(|r| r.map(|_| ApiResult::DONE)),
                         None,
                     ),
                 }
@@ -238,11 +230,14 @@ impl Run {
                 } else {
                     vec![r.name.clone()]
                 };
+                let ids = outcome.contracts.iter().map(|(id, _)| id.0).collect();
                 for (name, (id, pin)) in names.into_iter().zip(outcome.contracts) {
                     self.pins.insert(name.clone(), pin.expose().to_string());
                     self.contracts.insert(name, id);
                 }
-                self.api_ok(format!("reservation {:?}", r.name), format!("ok at {}", outcome.automat));
+                let result =
+                    ApiResult::Ok { contract: None, contracts: ids, automat: Some(outcome.automat.0) };
+                self.api_ok(ApiCall::Reservation { name: r.name.clone() }, result);
                 if let Some(want) = r.expect_automat
                     && outcome.automat.0 != want
                 {
@@ -253,8 +248,8 @@ impl Run {
                 }
             }
             other => self.api_result(
-                format!("reservation {:?}", r.name),
-                other.map(|r| r.map(|_| String::new())),
+                ApiCall::Reservation { name: r.name.clone() },
+                other.map(|r| r.map(|_| ApiResult::DONE)),
                 None,
             ),
         }
@@ -262,18 +257,18 @@ impl Run {
 
     fn api_result(
         &mut self,
-        call: String,
-        result: Option<Result<String, controller::registry::ApiError>>,
+        call: ApiCall,
+        result: Option<Result<ApiResult, controller::registry::ApiError>>,
         expect_error: Option<String>,
     ) {
         match (result, expect_error) {
             // An API call while the power is out fails, as a real one would; improvising
             // scenarios (the swarm's) may meet that, written ones are told.
             (None, _) if self.scenario.improvise => {
-                self.emit(TraceEvent::Api { call, result: "unavailable: the controller is down".into() })
+                self.emit(TraceEvent::Api { call, result: ApiResult::Unavailable })
             }
             (None, _) => self.problem(format!("{call}: the controller is down")),
-            (Some(Ok(v)), None) => self.api_ok(call, format!("ok {v}")),
+            (Some(Ok(v)), None) => self.api_ok(call, v),
             (Some(Ok(_)), Some(want)) => {
                 self.problem(format!("{call}: expected the error {want:?}, but it succeeded"))
             }
@@ -283,7 +278,7 @@ impl Run {
 
     /// An API call succeeded: its result is reported (traced) once what it committed is
     /// durable, as a real API answers only then.
-    fn api_ok(&mut self, call: String, result: String) {
+    fn api_ok(&mut self, call: ApiCall, result: ApiResult) {
         let mut out = Vec::new();
         self.electronics.acknowledge(self.now, &mut out);
         for o in out {
@@ -293,9 +288,9 @@ impl Run {
     }
 
     /// An API call was refused: traced, observed, and a problem unless `want` expected it.
-    fn api_refused(&mut self, call: String, error: &controller::registry::ApiError, want: Option<&str>) {
+    fn api_refused(&mut self, call: ApiCall, error: &controller::registry::ApiError, want: Option<&str>) {
         let text = error.to_string();
-        self.emit(TraceEvent::Api { call: call.clone(), result: format!("error {text}") });
+        self.emit(TraceEvent::Api { call: call.clone(), result: ApiResult::Error { message: text.clone() } });
         self.observe(Observation::ApiError(text.clone()));
         match want {
             Some(w) if text.contains(w) => {}

@@ -5,16 +5,18 @@
 use controller::alerts::AlertKind;
 use controller::event::Event;
 use controller::{Camera, Input};
-use firmware_proto::frame::Channel;
 use firmware_proto::message::Message as _;
 use image::RgbImage;
 
 use super::{CAROUSEL_PATH_STEP, Run, fmt_time};
-use crate::electronics::{Direction, Outgoing};
+use crate::electronics::Outgoing;
 use crate::expect::{self, Observation, Observed};
 use crate::plant::look::{self, Conditions};
 use crate::plant::{CameraFault, Item};
-use crate::trace::{Cabinet, HookItem, SceneAutomat, SceneUser, TraceEvent};
+use crate::trace::{
+    Cabinet, CaptureResult, Dir, HookItem, Link, LinkMessage, LinkNote, Purpose, SceneAutomat, SceneUser,
+    TraceEvent,
+};
 
 impl Run {
     pub(super) fn show_scene(&mut self) {
@@ -100,44 +102,32 @@ impl Run {
                     self.plants[i].handle(self.now, cmd);
                 }
             }
-            Outgoing::Capture(i, camera, id) => self.capture(i, camera, id),
+            Outgoing::Capture(i, camera, purpose, id) => self.capture(i, camera, purpose, id),
             Outgoing::Display(i, text) => {
                 self.emit(TraceEvent::Display { automat: i, text: text.clone() });
                 self.observe(Observation::Display(text.clone()));
                 self.displays[i].push(text);
             }
             Outgoing::Record(r) => self.record(r),
-            Outgoing::Message(i, channel, dir, name, body) => {
-                if channel == Channel::Host && dir == Direction::Up {
-                    self.observe(Observation::Board(name));
+            Outgoing::Message(i, message) => {
+                if let LinkMessage::HostUp(m) = &message {
+                    self.observe(Observation::Board(m.name()));
                 }
-                let link = if channel == Channel::Host { "host" } else { "plant" };
-                let dir = if dir == Direction::Down { "down" } else { "up" };
-                self.emit(TraceEvent::Message {
-                    automat: i,
-                    link: link.into(),
-                    dir: dir.into(),
-                    name: name.into(),
-                    body,
-                });
+                self.emit(TraceEvent::Message { automat: i, message });
             }
             Outgoing::FrameCaptured(i, name, payload) => {
-                let note = format!("captured {} bytes as {name:?}", payload.len());
-                self.emit(TraceEvent::Link { automat: i, link: "host".into(), note });
+                let note = LinkNote::FrameCaptured { name: name.clone(), bytes: payload.len() };
+                self.emit(TraceEvent::Link { automat: i, link: Link::Host, note });
                 self.frames.insert(name, payload);
             }
-            Outgoing::LinkNote(i, channel, note) => {
-                let link = if channel == Channel::Host { "host" } else { "plant" };
-                self.emit(TraceEvent::Link { automat: i, link: link.into(), note });
-            }
+            Outgoing::LinkNote(i, link, note) => self.emit(TraceEvent::Link { automat: i, link, note }),
             Outgoing::RecoveryFailed(e) => self.problem(format!("the controller could not recover: {e}")),
             Outgoing::Wire(i, down, bytes) => {
-                let hex = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                self.emit(TraceEvent::Bytes {
-                    automat: i,
-                    dir: (if down { "down" } else { "up" }).into(),
-                    hex,
-                });
+                if self.trace.is_on() {
+                    let hex = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                    let dir = if down { Dir::Down } else { Dir::Up };
+                    self.emit(TraceEvent::Bytes { automat: i, dir, hex });
+                }
             }
             Outgoing::BoardLost(i, why) => {
                 self.problem(format!("automat {}: the line to its board is lost: {why}", i + 1));
@@ -150,9 +140,7 @@ impl Run {
     /// An audit record: traced, observed, and who opened each session noted (for the hands
     /// invariant and the people who wait their turn).
     fn record(&mut self, r: controller::audit::Record) {
-        let body = format!("{:?}", r.event);
         let name = r.event.name();
-        self.emit(TraceEvent::Audit { seq: r.seq, name: name.into(), body });
         match &r.event {
             Event::AlertRaised(a) => {
                 self.alert_kinds.insert(a.id, (a.kind, a.key));
@@ -180,9 +168,10 @@ impl Run {
             _ => None,
         };
         self.observe(Observation::Audit(name, event_key(&r.event), reason));
+        self.emit(TraceEvent::Audit { seq: r.seq, record: r.event });
     }
 
-    fn capture(&mut self, i: usize, camera: Camera, id: u64) {
+    fn capture(&mut self, i: usize, camera: Camera, purpose: Purpose, id: u64) {
         let plant = &self.plants[i];
         let (fault, cam) = match camera {
             Camera::Front => (plant.front_camera, "front"),
@@ -196,9 +185,9 @@ impl Run {
             Camera::Front => look::render_user(self.last_user[i].as_deref().unwrap_or("nobody"), seed),
         };
         let (image, result) = match fault {
-            CameraFault::None => (Some(image), "ok"),
-            CameraFault::Fail => (None, "fail"),
-            CameraFault::Black => (Some(RgbImage::new(image.width(), image.height())), "black"),
+            CameraFault::None => (Some(image), CaptureResult::Ok),
+            CameraFault::Fail => (None, CaptureResult::Fail),
+            CameraFault::Black => (Some(RgbImage::new(image.width(), image.height())), CaptureResult::Black),
         };
         let mut file = None;
         if let (Some(dir), Some(img)) = (&self.images, &image) {
@@ -209,7 +198,7 @@ impl Run {
                 Err(e) => self.problems.push(format!("cannot write {}: {e}", path.display())),
             }
         }
-        self.emit(TraceEvent::Capture { automat: i, camera: cam.into(), id, file, result: result.into() });
+        self.emit(TraceEvent::Capture { automat: i, camera, purpose, id, file, result });
         let automat = self.automats[i];
         self.electronics.controller_input(self.now, Input::Image { automat, id, image });
     }

@@ -8,7 +8,7 @@ use rand::Rng;
 use super::Run;
 use crate::plant::TagFault;
 use crate::scenario::{self, Action};
-use crate::trace::TraceEvent;
+use crate::trace::{PlantChange, TraceEvent};
 
 impl Run {
     /// Runs timeline step `index`; problems it meets name it (`timeline[3]`).
@@ -20,7 +20,9 @@ impl Run {
 
     fn run_step(&mut self, index: usize) {
         let action = self.scenario.timeline[index].action.clone();
-        self.emit(TraceEvent::Step { index, action: format!("{action:?}") });
+        if self.trace.is_on() {
+            self.emit(TraceEvent::Step { index, action: action.redacted() });
+        }
         if self.operator.is_some() && self.rig_step(&action) {
             return;
         }
@@ -132,7 +134,7 @@ impl Run {
                     p.power_off(now);
                     self.electronics.supply_report(i, false, now, &mut out);
                 }
-                self.emit(TraceEvent::Plant { automat: 0, what: "power cut".into() });
+                self.emit(TraceEvent::Plant { automat: 0, change: PlantChange::PowerCut });
                 for o in out {
                     self.outgoing(o);
                 }
@@ -144,7 +146,7 @@ impl Run {
                     p.power_on(now);
                     self.electronics.supply_report(i, true, now, &mut out);
                 }
-                self.emit(TraceEvent::Plant { automat: 0, what: "power restored".into() });
+                self.emit(TraceEvent::Plant { automat: 0, change: PlantChange::PowerRestored });
                 for o in out {
                     self.outgoing(o);
                 }

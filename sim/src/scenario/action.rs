@@ -9,7 +9,7 @@ use crate::plant::{CameraFault, LatchFault};
 use crate::wire::LineConfig;
 
 /// A code typed at the keypad.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub enum Code {
     /// A PIN as typed.
     Pin(String),
@@ -48,7 +48,7 @@ pub enum CameraSpec {
 }
 
 /// A tag reader fault.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 pub enum TagFaultSpec {
     /// Works.
     Ok,
@@ -58,8 +58,43 @@ pub enum TagFaultSpec {
     WrongRead(String),
 }
 
+/// What a secret is written as wherever a scenario's action is shown (the trace, reports).
+pub const MASK: &str = "••••";
+
+impl Code {
+    /// The code with its digits masked (a contract's name is no secret).
+    pub fn redacted(&self) -> Code {
+        match self {
+            Code::Pin(_) => Code::Pin(MASK.into()),
+            Code::ContractPin(name) => Code::ContractPin(name.clone()),
+            Code::ReturnCode(_) => Code::ReturnCode(MASK.into()),
+        }
+    }
+}
+
+impl Action {
+    /// The action as the trace writes it: every code, PIN and typed digit masked with [`MASK`]
+    /// (one `•` per digit typed: the keys a person sees pressed, never which).
+    pub fn redacted(&self) -> Action {
+        let mut a = self.clone();
+        match &mut a {
+            Action::Take { code, .. } | Action::Return { code, .. } => *code = code.redacted(),
+            Action::Press { keys, .. } => {
+                *keys = keys.chars().map(|c| if c.is_ascii_digit() { '•' } else { c }).collect();
+            }
+            Action::CreateContract(spec) => {
+                if let Some(pin) = &mut spec.pin {
+                    MASK.clone_into(pin);
+                }
+            }
+            _ => {}
+        }
+        a
+    }
+}
+
 /// One thing that happens.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 pub enum Action {
     // ---- users ----
     /// Types the code and takes every key presented, until the automat stops presenting.

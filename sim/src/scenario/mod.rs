@@ -170,7 +170,7 @@ pub struct GroupSpec {
 }
 
 /// A weekly window of a schedule.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WindowSpec {
     /// Days: `Mon`, `Tue`, `Wed`, `Thu`, `Fri`, `Sat`, `Sun`.
@@ -182,7 +182,7 @@ pub struct WindowSpec {
 }
 
 /// An access schedule.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSpec {
     /// IANA time zone.
@@ -192,7 +192,7 @@ pub struct ScheduleSpec {
 }
 
 /// A contract to create through the API.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContractSpec {
     /// A handle the timeline and expectations use (`"alice-van"`).
@@ -221,7 +221,7 @@ pub struct ContractSpec {
 }
 
 /// A reservation pushed through the API.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReservationSpec {
     /// A handle for its contracts: `"<name>/fetch"`, `"<name>/return"` or `"<name>"`.
