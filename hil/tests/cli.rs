@@ -122,3 +122,47 @@ fn rig_mode_prompts_the_operator_and_reports_what_it_cannot_do_as_skipped() {
     let xml = std::fs::read_to_string(junit.path()).expect("junit");
     assert!(xml.contains("<skipped"), "{xml}");
 }
+
+/// Where `secret` stands alone in `text` (no digit either side).
+fn find(text: &str, secret: &str) -> Option<usize> {
+    text.match_indices(secret).map(|(i, _)| i).find(|&i| {
+        let b = text.as_bytes();
+        (i == 0 || !b[i - 1].is_ascii_digit()) && b.get(i + secret.len()).is_none_or(|c| !c.is_ascii_digit())
+    })
+}
+
+#[test]
+fn a_hil_trace_holds_no_code_and_tells_what_the_simulator_does_but_the_line_bytes() {
+    let board = Board::start(&[]);
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/happy_take_and_return.ron");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (on_hil, on_sim) = (dir.path().join("hil"), dir.path().join("sim"));
+    let out = hil().args(["run", "--port", &board.1, "--out"]).arg(&on_hil).arg(file).output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let scenario = sim::scenario::load_file(std::path::Path::new(file)).expect("loads");
+    let options = sim::suite::SuiteOptions { jobs: 1, out: Some(on_sim.clone()), ..Default::default() };
+    let results = sim::suite::run(&[(file.into(), scenario)], &options);
+    assert!(results[0].outcome.passed);
+    let case = "happy-take-and-return/trace.jsonl";
+
+    // The PIN never crosses the host link: not in the trace, not in the bytes on the line.
+    let trace = std::fs::read_to_string(on_hil.join(case)).expect("hil trace");
+    assert!(trace.contains(r#""type":"bytes""#), "line bytes traced");
+    let pin = "482916";
+    let pin_hex: String = pin.bytes().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(find(&trace, pin), None, "the PIN is in the hil trace");
+    assert!(!trace.contains(&pin_hex), "the PIN's ASCII is in the line bytes");
+    assert!(!trace.contains(&format!("\"{pin}\"")));
+
+    // `sim diff` reads a sim and a hil trace of the same scenario and says where they part:
+    // the same verdict, but not yet the same story (the board over a PTY boots at once while the
+    // simulated line delays its first frames, and a lockstep board's clock acknowledgements
+    // are messages on its plant link).
+    let ignore = ["bytes".to_string(), "link".to_string()];
+    let report = sim::diff::diff(&on_sim.join(case), &on_hil.join(case), &ignore).expect("both read");
+    assert!(report.text.contains("happy take and return seed 1, hil"), "{}", report.text);
+    assert!(report.text.contains("verdict: the same (passed)"), "{}", report.text);
+    assert!(!report.text.contains("only in A / only in B, by type:\n  bytes"), "bytes ignored");
+    let all = sim::diff::diff(&on_sim.join(case), &on_hil.join(case), &[]).expect("both read");
+    assert!(!all.same && all.text.contains("bytes"), "{}", all.text);
+}

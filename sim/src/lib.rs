@@ -21,6 +21,7 @@
 #![warn(clippy::too_many_lines)]
 pub mod app;
 pub mod board_box;
+pub mod diff;
 pub mod electronics;
 pub mod expect;
 pub mod plant;

@@ -5,8 +5,10 @@
 //! sim check <files or dirs>...
 //! sim swarm --seeds N [--from S] [--jobs J] [--out DIR]
 //! sim view [--at TIME] [--screenshot PNG] [--size WxH] [--seed N] <scenario.ron | trace.jsonl | DIR>
+//! sim diff [--ignore TYPE,…] <A trace.jsonl | DIR> <B trace.jsonl | DIR>
 //! ```
-//! Exit codes: 0 all passed (or all valid), 1 a scenario failed, 2 bad input.
+//! Exit codes: 0 all passed (or all valid, or traces equivalent), 1 a scenario failed (or the
+//! traces differ), 2 bad input.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,6 +87,17 @@ enum Command {
         #[arg(long, hide = true)]
         measure_frames: Option<u32>,
     },
+    /// Compare two traces: the first divergence with the events around it, the events only one
+    /// has (by type), the verdicts. Exit 0 equivalent, 1 different, 2 bad input.
+    Diff {
+        /// A trace (`trace.jsonl`) or the directory holding one.
+        a: PathBuf,
+        /// The other.
+        b: PathBuf,
+        /// Leave out these event types (`bytes,link` to compare a `sim run` with a `hil run`).
+        #[arg(long, value_delimiter = ',')]
+        ignore: Vec<String>,
+    },
     /// Check scenario files without running them.
     Check {
         /// Scenario files, or directories searched for `*.ron`.
@@ -123,6 +136,19 @@ fn main() -> ExitCode {
     match cli.command {
         Command::View { path, at, screenshot, size, seed, measure_frames } => {
             view(path, at, screenshot, size, seed, measure_frames)
+        }
+        Command::Diff { a, b, ignore } => {
+            let trace = |p: PathBuf| if p.is_dir() { p.join("trace.jsonl") } else { p };
+            match sim::diff::diff(&trace(a), &trace(b), &ignore) {
+                Ok(report) => {
+                    print!("{}", report.text);
+                    if report.same { ExitCode::SUCCESS } else { ExitCode::from(1) }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Command::Check { paths } => match suite::load(&paths) {
             Ok(all) => {

@@ -90,3 +90,52 @@ fn swarm_runs_seeds_and_reports_their_rate() {
     assert!(stdout.contains("12 seeds (100..112), 0 failed") && stdout.contains("seeds/minute"), "{stdout}");
     assert_eq!(std::fs::read_dir(dir.path()).map(|d| d.count()).unwrap_or(0), 0, "no reproducers");
 }
+
+#[test]
+fn diff_says_equivalent_different_or_bad_input_by_its_exit_code() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |seed: &str, name: &str| {
+        let out = dir.path().join(name);
+        let status = sim()
+            .args(["run", "--jobs", "1", "--seed", seed, "--out"])
+            .arg(&out)
+            .arg(scenario("noisy_host_link.ron"))
+            .output()
+            .expect("runs");
+        assert_eq!(status.status.code(), Some(0));
+        out.join("corrupted-bytes-and-a-2-s-drop-on-the-host-link")
+    };
+    let (a, again, b) = (run("1", "a"), run("1", "again"), run("2", "b"));
+    let diff = |args: &[&std::ffi::OsStr]| sim().arg("diff").args(args).output().expect("diff runs");
+
+    let same = diff(&[a.as_os_str(), again.as_os_str()]);
+    let text = String::from_utf8_lossy(&same.stdout);
+    assert_eq!(same.status.code(), Some(0), "{text}");
+    assert!(text.contains("equivalent"), "{text}");
+
+    // Two seeds of a fault scenario: the corruption hits other bytes, so the stories part.
+    let other = diff(&[a.as_os_str(), b.as_os_str()]);
+    let text = String::from_utf8_lossy(&other.stdout);
+    assert_eq!(other.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("first divergence at event") && text.contains("  A ") && text.contains("  B "),
+        "{text}"
+    );
+    assert!(
+        text.contains("events only in A / only in B, by type") && text.contains("verdict: the same (passed)"),
+        "{text}"
+    );
+
+    let bad = diff(&[a.as_os_str(), "--ignore".as_ref(), "bites".as_ref(), b.as_os_str()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--ignore \"bites\": not an event type"));
+    let not_trace = dir.path().join("x.jsonl");
+    std::fs::write(&not_trace, "{\"format\":\"key-automat-trace\",\"version\":1}\n").expect("write");
+    let bad = diff(&[a.as_os_str(), not_trace.as_os_str()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("x.jsonl:1:"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

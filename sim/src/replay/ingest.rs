@@ -4,7 +4,7 @@ use controller::event::Event;
 use serde_json::Value;
 
 use super::*;
-use crate::trace::{ApiCall, ApiResult, Dir, Link, PlantChange, tagged};
+use crate::trace::{ApiCall, ApiResult, Camera, Dir, PlantChange, tagged};
 
 impl Replay {
     pub(super) fn add(&mut self, t: u64, event: TraceEvent) {
@@ -26,18 +26,14 @@ impl Replay {
             }
             TraceEvent::Message { automat, message } => {
                 let arrow = if message.dir() == Dir::Down { "→" } else { "←" };
-                let link = if message.link() == Link::Host { "host" } else { "plant" };
-                let text = describe(
-                    &serde_json::to_value(&message).map(|v| v["message"].clone()),
-                    "kind",
-                    &self.names,
-                );
-                self.entry(t, Kind::Message, Some(automat), format!("{link} {arrow} {text}"));
+                let value = serde_json::to_value(&message).map(|v| v["message"].clone());
+                let text =
+                    format!("{} {arrow} {}", word(&message.link()), describe(&value, "kind", &self.names));
+                self.entry(t, Kind::Message, Some(automat), text);
             }
             TraceEvent::Link { automat, link, note } => {
-                let link = if link == Link::Host { "host" } else { "plant" };
                 let text = describe(&serde_json::to_value(&note), "kind", &self.names);
-                self.entry(t, Kind::Link, Some(automat), format!("{link} link: {text}"));
+                self.entry(t, Kind::Link, Some(automat), format!("{} link: {text}", word(&link)));
             }
             TraceEvent::Bytes { automat, dir, hex } => {
                 let dir = if dir == Dir::Down { "down" } else { "up" };
@@ -56,16 +52,12 @@ impl Replay {
                 self.entry(t, Kind::Display, Some(automat), format!("screen: {text}"));
             }
             TraceEvent::Capture { automat, camera, purpose, id, file, result } => {
-                let text = format!("{} camera #{id} ({}): {}", word(&camera), word(&purpose), word(&result));
-                let file = file.map(|f| self.base.join(f));
-                let capture = Capture { t, purpose, id, file, result };
-                let tracks = self.tracks(automat);
-                match purpose {
-                    Purpose::UserPhoto => tracks.front.push(capture),
-                    Purpose::Before => tracks.before.push(capture),
-                    Purpose::After => tracks.after.push(capture),
-                }
-                self.entry(t, Kind::Capture, Some(automat), text);
+                self.add_capture(
+                    t,
+                    automat,
+                    camera,
+                    Capture { t, purpose, id, file: file.map(|f| self.base.join(f)), result },
+                );
             }
             TraceEvent::User { user, act } => {
                 let automat = self.users.iter().find(|u| u.name == user).map_or(0, |u| u.automat);
@@ -80,29 +72,7 @@ impl Replay {
                 };
                 self.entry(t, Kind::Info, Some(automat), text.into());
             }
-            TraceEvent::Api { call, result } => {
-                let text = match result {
-                    ApiResult::Ok { contract, contracts, automat } => {
-                        if let (ApiCall::CreateContract { name }, Some(id)) = (&call, contract) {
-                            self.names.contracts.insert(id, name.clone());
-                        }
-                        let mut text = "ok".to_string();
-                        if let Some(id) = contract {
-                            text += &format!(", contract {id}");
-                        }
-                        if !contracts.is_empty() {
-                            text += &format!(", contracts {contracts:?}");
-                        }
-                        if let Some(a) = automat {
-                            text += &format!(", at automat {a}");
-                        }
-                        text
-                    }
-                    ApiResult::Error { message } => format!("refused: {message}"),
-                    ApiResult::Unavailable => "unavailable: the controller is down".into(),
-                };
-                self.entry(t, Kind::Api, None, format!("api {call}: {text}"));
-            }
+            TraceEvent::Api { call, result } => self.add_api(t, &call, result),
             TraceEvent::Problem { text } => self.entry(t, Kind::Failure, None, text),
             TraceEvent::Queue { automat, users } => {
                 let text = match users.split_first() {
@@ -116,6 +86,49 @@ impl Replay {
             }
             other => self.add_plant(t, other),
         }
+    }
+
+    /// A capture, on the track its purpose says.
+    fn add_capture(&mut self, t: u64, automat: usize, camera: Camera, capture: Capture) {
+        let text = format!(
+            "{} camera #{} ({}): {}",
+            word(&camera),
+            capture.id,
+            word(&capture.purpose),
+            capture.result
+        );
+        let tracks = self.tracks(automat);
+        match capture.purpose {
+            Purpose::UserPhoto => tracks.front.push(capture),
+            Purpose::Before => tracks.before.push(capture),
+            Purpose::After => tracks.after.push(capture),
+        }
+        self.entry(t, Kind::Capture, Some(automat), text);
+    }
+
+    /// An API call: its log line, and the contract's name for the lines after it.
+    fn add_api(&mut self, t: u64, call: &ApiCall, result: ApiResult) {
+        let text = match result {
+            ApiResult::Ok { contract, contracts, automat } => {
+                if let (ApiCall::CreateContract { name }, Some(id)) = (call, contract) {
+                    self.names.contracts.insert(id, name.clone());
+                }
+                let mut text = "ok".to_string();
+                if let Some(id) = contract {
+                    text += &format!(", contract {id}");
+                }
+                if !contracts.is_empty() {
+                    text += &format!(", contracts {contracts:?}");
+                }
+                if let Some(a) = automat {
+                    text += &format!(", at automat {a}");
+                }
+                text
+            }
+            ApiResult::Error { message } => format!("refused: {message}"),
+            ApiResult::Unavailable => "unavailable: the controller is down".into(),
+        };
+        self.entry(t, Kind::Api, None, format!("api {call}: {text}"));
     }
 
     /// The plant's changes, the verdicts and the end.

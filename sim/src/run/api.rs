@@ -19,6 +19,12 @@ use crate::scenario::{self, Action, ContractSpec};
 use crate::trace::{ApiCall, ApiResult, TraceEvent};
 
 impl Run {
+    /// A PIN the controller generated for contract `name`: typed later by `ContractPin(name)`.
+    fn keep_pin(&mut self, name: String, pin: &controller::model::Pin) {
+        self.generated.push(pin.expose().to_string());
+        self.pins.insert(name, pin.expose().to_string());
+    }
+
     pub(super) fn automat_index(&self, id: u32) -> Option<usize> {
         self.automats.iter().position(|a| a.0 == id)
     }
@@ -149,7 +155,7 @@ impl Run {
         match (result, &c.expect_error) {
             (Ok((id, pin)), None) => {
                 self.api_ok(call, ApiResult::contract(id.0));
-                self.pins.insert(c.name.clone(), pin.expose().to_string());
+                self.keep_pin(c.name.clone(), &pin);
                 self.contracts.insert(c.name.clone(), id);
             }
             (Ok((id, _)), Some(want)) => {
@@ -196,7 +202,7 @@ impl Run {
                 let ts = self.ts();
                 match self.electronics.controller_mut().map(|c| c.regenerate_pin(ts, id)) {
                     Some(Ok(pin)) => {
-                        self.pins.insert(name.clone(), pin.expose().to_string());
+                        self.keep_pin(name.clone(), &pin);
                         self.api_ok(ApiCall::RegeneratePin { name }, ApiResult::DONE);
                     }
                     other => self.api_result(
@@ -232,7 +238,7 @@ impl Run {
                 };
                 let ids = outcome.contracts.iter().map(|(id, _)| id.0).collect();
                 for (name, (id, pin)) in names.into_iter().zip(outcome.contracts) {
-                    self.pins.insert(name.clone(), pin.expose().to_string());
+                    self.keep_pin(name.clone(), &pin);
                     self.contracts.insert(name, id);
                 }
                 let result =

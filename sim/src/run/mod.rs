@@ -87,6 +87,26 @@ pub struct Outcome {
     pub bytes_on_lines: u64,
     /// Steps that could not be performed (rig mode): a run with any is not passed.
     pub skipped: Vec<String>,
+    /// The PINs the controller generated for the run's contracts.
+    pub secrets: Secrets,
+}
+
+/// Secrets a run handled, for tests that check no artifact holds one. Never written anywhere:
+/// its `Debug` says only how many.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secrets(Vec<String>);
+
+impl Secrets {
+    /// The secrets themselves.
+    pub fn expose(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secrets({})", self.0.len())
+    }
 }
 
 impl Outcome {
@@ -99,6 +119,7 @@ impl Outcome {
             summary: Vec::new(),
             bytes_on_lines: 0,
             skipped: Vec::new(),
+            secrets: Secrets::default(),
         }
     }
 }
@@ -137,6 +158,8 @@ pub struct Run {
     timeline: Vec<(Instant, usize)>,
     next_step: usize,
     pins: BTreeMap<String, String>,
+    /// Every PIN the controller generated (regenerated ones too), for [`Outcome::secrets`].
+    generated: Vec<String>,
     contracts: BTreeMap<String, ContractId>,
     alert_kinds: BTreeMap<AlertId, (AlertKind, Option<KeyId>)>,
     observed: Vec<Observed>,
@@ -196,6 +219,8 @@ impl Run {
             .unwrap_or_else(|| "2026-06-01T08:00:00Z".parse().unwrap_or(Timestamp::UNIX_EPOCH));
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let automats: Vec<AutomatId> = scenario.automats.iter().map(|a| AutomatId(a.id)).collect();
+        // A board across a line makes it a HIL run.
+        let source = if options.boards.is_some() { "hil" } else { "sim" };
         let fleet = place_boards(&scenario, options.boards.take(), &mut rng);
         let ccfg = controller_config(&scenario, &mut rng, fleet.pairings);
         let c = &scenario.controller;
@@ -224,7 +249,7 @@ impl Run {
             scenario: &scenario.name,
             seed,
             start: start.to_string(),
-            source: "sim",
+            source,
         });
         let n = automats.len();
         let mut run = Run {
@@ -240,6 +265,7 @@ impl Run {
             timeline,
             next_step: 0,
             pins: BTreeMap::new(),
+            generated: Vec::new(),
             contracts: BTreeMap::new(),
             alert_kinds: BTreeMap::new(),
             observed: Vec::new(),
@@ -490,6 +516,7 @@ impl Run {
             summary,
             bytes_on_lines,
             skipped: self.skipped.clone(),
+            secrets: Secrets(self.generated.clone()),
         }
     }
 }
