@@ -222,3 +222,31 @@ fn bad_traces_are_refused_with_their_line() {
     let r = Replay::load(&write("future.jsonl", &future)).expect("reads");
     assert_eq!((r.unknown, r.entries.len(), r.end()), (1, 1, 2));
 }
+
+#[test]
+fn the_log_reads_as_lines_a_person_reads() {
+    let mut replay = Replay::new(Path::new("."));
+    for line in trace_of(&scenario("happy_take_and_return.ron")).lines() {
+        replay.push_line(line).expect("reads");
+    }
+    let has = |want: &str| replay.entries.iter().any(|e| e.text == want || e.text.starts_with(want));
+    let log: Vec<&str> =
+        replay.entries.iter().map(|e| e.text.as_str()).filter(|t| !t.contains("Heartbeat")).collect();
+    let shown = log[..log.len().min(80)].join("\n");
+    assert!(has("#"), "{shown}");
+    assert!(
+        replay
+            .entries
+            .iter()
+            .any(|e| e.text.contains("KeyFetched: key Van 3 (1), contract alice-van (0), automat 1, slot 4")),
+        "{shown}"
+    );
+    assert!(has("host ← SlotPresented: slot 4, occupied true"), "{shown}");
+    assert!(has("api create contract \"alice-van\": ok, contract 0"), "{shown}");
+    assert!(has("step 0: Take: user alice, code Pin ••••"), "{shown}");
+    assert!(has("front camera #0 (user_photo): ok"), "{shown}");
+    assert!(
+        replay.entries.iter().all(|e| !e.text.contains("KeyId(") && !e.text.contains("482916")),
+        "{shown}"
+    );
+}

@@ -26,7 +26,7 @@ impl Replay {
             }
             TraceEvent::Message { automat, message } => {
                 let arrow = if message.dir() == Dir::Down { "→" } else { "←" };
-                let value = serde_json::to_value(&message).map(|v| v["message"].clone());
+                let value = message.tagged();
                 let text =
                     format!("{} {arrow} {}", word(&message.link()), describe(&value, "kind", &self.names));
                 self.entry(t, Kind::Message, Some(automat), text);

@@ -82,6 +82,16 @@ impl LinkMessage {
         }
     }
 
+    /// The message as the trace writes it, its `kind` inside.
+    pub fn tagged(&self) -> Result<serde_json::Value, serde_json::Error> {
+        match self {
+            LinkMessage::HostDown(m) => tagged::to_tagged(m, "kind"),
+            LinkMessage::HostUp(m) => tagged::to_tagged(m, "kind"),
+            LinkMessage::PlantDown(m) => tagged::to_tagged(m, "kind"),
+            LinkMessage::PlantUp(m) => tagged::to_tagged(m, "kind"),
+        }
+    }
+
     /// The message's name (`SlotPresented`).
     pub fn name(&self) -> &'static str {
         match self {
@@ -103,13 +113,7 @@ struct LinkMessageFields {
 
 impl Serialize for LinkMessage {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let message = match self {
-            LinkMessage::HostDown(m) => tagged::to_tagged(m, "kind"),
-            LinkMessage::HostUp(m) => tagged::to_tagged(m, "kind"),
-            LinkMessage::PlantDown(m) => tagged::to_tagged(m, "kind"),
-            LinkMessage::PlantUp(m) => tagged::to_tagged(m, "kind"),
-        }
-        .map_err(serde::ser::Error::custom)?;
+        let message = self.tagged().map_err(serde::ser::Error::custom)?;
         LinkMessageFields { link: self.link(), dir: self.dir(), message }.serialize(s)
     }
 }
