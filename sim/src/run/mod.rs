@@ -516,7 +516,7 @@ impl Run {
             summary,
             bytes_on_lines,
             skipped: self.skipped.clone(),
-            secrets: Secrets(self.generated.clone()),
+            secrets: Secrets(std::mem::take(&mut self.generated)),
         }
     }
 }
