@@ -60,3 +60,20 @@ pub fn busy_hour() -> Scenario {
         Err(e) => panic!("the busy hour does not load: {e}"),
     }
 }
+
+/// `automats` automats with a key each and nobody coming, for `duration` (`"1h"`): nothing but
+/// the links' keepalives and the boards' heartbeats.
+pub fn idle_fleet(automats: u32, duration: &str) -> Scenario {
+    let fleet: String = (1..=automats).map(|i| format!("(id: {i}),")).collect();
+    let keys: String = (1..=automats)
+        .map(|i| format!("(id: {i}, automat: {i}, slot: 0, tag: \"{i:02X}\", look: (colour: \"red\")),"))
+        .collect();
+    let src = format!(
+        "Scenario(name: \"idle fleet\", duration: \"{duration}\", automats: [{fleet}], keys: [{keys}], \
+         expect: (events: [(event: Board(\"Heartbeat\"), at_least: 1)]))"
+    );
+    match load_str("idle-fleet.ron", &src) {
+        Ok(s) => s,
+        Err(e) => panic!("the idle fleet does not load: {e}"),
+    }
+}

@@ -124,6 +124,7 @@ impl RemoteBoard {
             return;
         };
         self.stats[stat].bytes += bytes.len() as u64;
+        self.stats[stat].frames += 1;
         let write = |port: &mut Port| if host { port.write(&bytes) } else { port.write_second(&bytes) };
         if let Err(e) = write(&mut self.port) {
             self.port_failed(&e);
@@ -197,6 +198,7 @@ impl BoardBox for RemoteBoard {
                 match self.through(now, host, false, &frame) {
                     Some(f) => {
                         self.stats[stat].bytes += f.len() as u64;
+                        self.stats[stat].frames += 1;
                         if host {
                             io.to_controller.push(f);
                         } else if self.plant {

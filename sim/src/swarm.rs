@@ -23,7 +23,7 @@ use crate::plant::look::{COLOURS, Shape};
 use crate::run::{Outcome, RunOptions, panic_text, run_plain};
 use crate::scenario::{
     Action, AutomatSpec, CameraSpec, Code, ContactSpec, ContractSpec, ControllerSpec, Expect, ItemRef,
-    KeySpec, Lines, LookSpec, Offset, OnWrong, Scenario, Step, TagFaultSpec, UserSpec,
+    KeySpec, Lines, LookSpec, Offset, OnWrong, Scenario, Step, TagFaultSpec, TraceSpec, UserSpec,
 };
 use crate::wire::LineConfig;
 
@@ -199,6 +199,7 @@ pub fn generate(seed: u64) -> Scenario {
         expect: Expect::default(),
         lines: Lines::default(),
         controller,
+        trace: TraceSpec::default(),
         improvise: true,
     }
 }

@@ -34,6 +34,9 @@ impl Default for LineConfig {
 pub struct LineStats {
     /// Bytes written.
     pub bytes: u64,
+    /// Chunks written: a link end writes each frame as one chunk, so these are its frames
+    /// (and any raw bytes injected, a chunk each).
+    pub frames: u64,
     /// Bytes corrupted.
     pub corrupted: u64,
     /// Chunks lost (faults or a disconnect).
@@ -74,6 +77,7 @@ impl Wire {
     /// Writes bytes at `now`.
     pub fn send(&mut self, now: Instant, bytes: &[u8]) {
         self.stats.bytes += bytes.len() as u64;
+        self.stats.frames += 1;
         if self.down_until.is_some_and(|t| now < t)
             || (self.cfg.loss > 0.0 && self.rng.random_bool(self.cfg.loss.min(1.0)))
         {

@@ -83,8 +83,10 @@ pub struct Outcome {
     pub simulated: Duration,
     /// A stable summary of what happened, for snapshots.
     pub summary: Vec<String>,
-    /// Link frames counted (all lines).
+    /// Bytes written on all lines.
     pub bytes_on_lines: u64,
+    /// Frames written on all lines (the link frames the run carried).
+    pub frames_on_lines: u64,
     /// Steps that could not be performed (rig mode): a run with any is not passed.
     pub skipped: Vec<String>,
     /// The PINs the controller generated for the run's contracts.
@@ -118,6 +120,7 @@ impl Outcome {
             simulated: Duration::ZERO,
             summary: Vec::new(),
             bytes_on_lines: 0,
+            frames_on_lines: 0,
             skipped: Vec::new(),
             secrets: Secrets::default(),
         }
@@ -177,6 +180,8 @@ pub struct Run {
     in_step: Option<usize>,
     problems: Vec<String>,
     trace: TraceWriter,
+    /// Link messages the trace leaves out (the scenario's `trace.leave_out`).
+    leave_out: Vec<&'static str>,
     /// What the trace last said about each plant.
     shown: Vec<Shown>,
     images: Option<PathBuf>,
@@ -243,6 +248,7 @@ impl Run {
             scenario.timeline.iter().enumerate().map(|(i, s)| (Instant::ZERO + s.at.0, i)).collect();
         timeline.sort_by_key(|(t, i)| (*t, *i));
         let mut trace = TraceWriter::new(options.trace);
+        let leave_out: Vec<&'static str> = scenario.trace.leave_out.iter().map(|n| n.name()).collect();
         trace.header(&Header {
             format: crate::trace::FORMAT,
             version: crate::trace::VERSION,
@@ -250,6 +256,7 @@ impl Run {
             seed,
             start: start.to_string(),
             source,
+            leaves_out: &leave_out,
         });
         let n = automats.len();
         let mut run = Run {
@@ -283,6 +290,7 @@ impl Run {
             asked: None,
             skipped: Vec::new(),
             trace,
+            leave_out,
             shown: (0..n).map(|_| Shown::default()).collect(),
             images: options.images,
             rng,
@@ -507,14 +515,14 @@ impl Run {
         self.emit(TraceEvent::End { passed, failures: failures.clone() });
         self.trace.flush();
         let summary = expect::summary(&self.observed);
-        let bytes_on_lines =
-            (0..self.plants.len()).flat_map(|i| self.electronics.line_stats(i)).map(|s| s.bytes).sum();
+        let lines: Vec<_> = (0..self.plants.len()).flat_map(|i| self.electronics.line_stats(i)).collect();
         Outcome {
             passed,
             failures,
             simulated: Duration::from_micros(self.now.as_micros()),
             summary,
-            bytes_on_lines,
+            bytes_on_lines: lines.iter().map(|s| s.bytes).sum(),
+            frames_on_lines: lines.iter().map(|s| s.frames).sum(),
             skipped: self.skipped.clone(),
             secrets: Secrets(std::mem::take(&mut self.generated)),
         }

@@ -113,7 +113,9 @@ impl Run {
                 if let LinkMessage::HostUp(m) = &message {
                     self.observe(Observation::Board(m.name()));
                 }
-                self.emit(TraceEvent::Message { automat: i, message });
+                if !self.leave_out.contains(&message.name()) {
+                    self.emit(TraceEvent::Message { automat: i, message });
+                }
             }
             Outgoing::FrameCaptured(i, name, payload) => {
                 let note = LinkNote::FrameCaptured { name: name.clone(), bytes: payload.len() };

@@ -69,10 +69,31 @@ pub struct Scenario {
     /// Controller settings.
     #[serde(default)]
     pub controller: ControllerSpec,
+    /// What the trace leaves out.
+    #[serde(default, skip_serializing_if = "TraceSpec::is_empty")]
+    pub trace: TraceSpec,
     /// Users do what they can: hanging or giving an item they do not hold is skipped (and
     /// noted in the trace) instead of being a scenario error. Swarm-generated scenarios set it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub improvise: bool,
+}
+
+/// What a run's trace leaves out: periodic link traffic that would fill a long soak's trace
+/// with the same line. The run simulates it all the same; the trace's header lists what it
+/// leaves out.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSpec {
+    /// Link messages by name (`"Heartbeat"`), on either link, either way.
+    #[serde(default)]
+    pub leave_out: Vec<names::LinkMessageName>,
+}
+
+impl TraceSpec {
+    /// Whether it leaves nothing out (the default).
+    pub fn is_empty(&self) -> bool {
+        self.leave_out.is_empty()
+    }
 }
 
 /// An automat of the fleet.

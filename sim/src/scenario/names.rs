@@ -168,6 +168,34 @@ name_set!(
     firmware_proto::host::HostToBoard::NAMES
 );
 
+/// Every message name of the four link message sets, each once.
+fn link_message_names() -> &'static [&'static str] {
+    static NAMES: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let mut names: Vec<&'static str> = Vec::new();
+        for set in [
+            firmware_proto::host::HostToBoard::NAMES,
+            firmware_proto::host::BoardToHost::NAMES,
+            firmware_proto::plant::BoardToPlant::NAMES,
+            firmware_proto::plant::PlantToBoard::NAMES,
+        ] {
+            for n in set {
+                if !names.contains(n) {
+                    names.push(n);
+                }
+            }
+        }
+        names
+    });
+    &NAMES
+}
+
+name_set!(
+    /// A message on either link, either way (`Heartbeat`, `SlotPresented`, `MotorMove`, …).
+    LinkMessages,
+    "link message",
+    link_message_names()
+);
+
 name_set!(
     /// Why a code opened nothing (`WrongCode`, `Ended`, `LockedOut`, …).
     Refusals,
@@ -187,6 +215,8 @@ pub type BoardReport = Name<BoardReports>;
 pub type PlantCommand = Name<PlantCommands>;
 /// A host command's name.
 pub type HostCommand = Name<HostCommands>;
+/// A link message's name.
+pub type LinkMessageName = Name<LinkMessages>;
 
 #[cfg(test)]
 mod tests {

@@ -10,10 +10,16 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Offset(pub Duration);
 
 impl Offset {
-    /// Parses `"90s"`, `"1h 30m"`, `"250ms"`, `"2d"`.
+    /// Parses `"90s"`, `"1h 30m"`, `"250ms"`, `"2d"` (a day is 24 hours: offsets are simulated
+    /// time, not the calendar's; weeks work too, months and years do not).
     pub fn parse(s: &str) -> Result<Offset, String> {
-        let d: jiff::SignedDuration =
-            s.parse().map_err(|e| format!("{s:?} is not a duration like \"90s\" or \"1h 30m\": {e}"))?;
+        let d: jiff::SignedDuration = match s.parse() {
+            Ok(d) => d,
+            Err(_) => s
+                .parse::<jiff::Span>()
+                .and_then(|span| span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()))
+                .map_err(|e| format!("{s:?} is not a duration like \"90s\", \"1h 30m\" or \"2d\": {e}"))?,
+        };
         if d.is_negative() {
             return Err(format!("{s:?} is negative"));
         }
@@ -55,6 +61,9 @@ mod tests {
         assert_eq!(Offset::parse("90s"), Ok(Offset(Duration::from_secs(90))));
         assert_eq!(Offset::parse("1h 30m"), Ok(Offset(Duration::from_secs(5400))));
         assert_eq!(Offset::parse("250ms"), Ok(Offset(Duration::from_millis(250))));
+        assert_eq!(Offset::parse("2d"), Ok(Offset(Duration::from_secs(2 * 86_400))));
+        assert_eq!(Offset::parse("1w 1d 2h"), Ok(Offset(Duration::from_secs(8 * 86_400 + 7200))));
+        assert!(Offset::parse("1mo").is_err(), "a month has no fixed length");
         assert!(Offset::parse("soon").is_err());
         assert!(Offset::parse("-5s").is_err());
         for text in ["0s", "250ms", "1h 30m", "26h 2s 5ms"] {

@@ -45,6 +45,10 @@ pub struct Header<'a> {
     pub start: String,
     /// What produced it (`sim` or `hil`).
     pub source: &'a str,
+    /// Link messages the trace leaves out by the scenario's wish (`trace.leave_out`), by name;
+    /// written only when there are any.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub leaves_out: &'a [&'static str],
 }
 
 /// An automat of the [`TraceEvent::Scene`].

@@ -21,6 +21,9 @@ pub struct Info {
     pub start: String,
     /// `sim` or `hil`.
     pub source: String,
+    /// Link messages the trace leaves out, by name.
+    #[serde(default)]
+    pub leaves_out: Vec<String>,
 }
 
 /// One event line, read back.
