@@ -191,73 +191,140 @@ fn bounds(
     (after.map_or(Instant::ZERO, |o| Instant::ZERO + o.0), before.map(|o| Instant::ZERO + o.0))
 }
 
-/// Every expectation's verdict, in the order of [`descriptions`]; their failures, the first unmet
-/// expectation first, each with its simulated time, are the run's. The `broken` invariants
-/// are judged by the run, which knows them.
+/// What one expected event has seen so far.
+#[derive(Clone, Copy, Debug, Default)]
+struct Tally {
+    /// The index of the first observation it counts (with `in_order`: just after the first
+    /// match of the expected event before it, as far as the run has got).
+    start: u64,
+    /// Matches in its window from `start` on.
+    hits: u64,
+    /// The first of them: its index and time.
+    first: Option<(u64, Instant)>,
+}
+
+/// Judges a run as it goes. Each observation is matched against every expectation once, when
+/// it happens, and then dropped: what the judge keeps is a tally per expectation, so its size
+/// depends on the scenario, never on how long the run is.
+#[derive(Clone, Debug)]
+pub struct Judge {
+    expect: Expect,
+    tallies: Vec<Tally>,
+    /// Per forbidden event, its first occurrence.
+    broken: Vec<Option<Instant>>,
+    /// Observations so far.
+    seen: u64,
+    /// When the last one happened.
+    last: Instant,
+}
+
+impl Judge {
+    /// A judge of `expect` before anything happened.
+    pub fn new(expect: &Expect) -> Self {
+        Judge {
+            tallies: vec![Tally::default(); expect.events.len()],
+            broken: vec![None; expect.never.len()],
+            expect: expect.clone(),
+            seen: 0,
+            last: Instant::ZERO,
+        }
+    }
+
+    /// Something happened. With `in_order`, an expected event's first match moves the start of
+    /// every later one to just after it (they count afresh from there): the same verdicts as
+    /// looking for each after the first match of the one before, with the whole run at hand.
+    pub fn observe(&mut self, o: &Observed) {
+        let j = self.seen;
+        self.seen += 1;
+        self.last = o.at;
+        for k in 0..self.tallies.len() {
+            let e = &self.expect.events[k];
+            let (lo, hi) = bounds(e.after, e.before);
+            let t = &mut self.tallies[k];
+            if j < t.start || !in_window(o, lo, hi) || !matches(&e.event, &o.what) {
+                continue;
+            }
+            t.hits += 1;
+            if t.first.is_none() {
+                t.first = Some((j, o.at));
+                if self.expect.in_order {
+                    for later in &mut self.tallies[k + 1..] {
+                        *later = Tally { start: j + 1, ..Tally::default() };
+                    }
+                }
+            }
+        }
+        for (n, first) in self.expect.never.iter().zip(&mut self.broken) {
+            let (m, after, before) = n.parts();
+            let (lo, hi) = bounds(after, before);
+            if first.is_none() && in_window(o, lo, hi) && matches(m, &o.what) {
+                *first = Some(o.at);
+            }
+        }
+    }
+
+    /// Every expectation's verdict, in the order of [`descriptions`]; their failures, the first
+    /// unmet expectation first, each with its simulated time, are the run's. The `broken`
+    /// invariants are judged by the run, which knows them.
+    pub fn verdicts(&self, registry: Option<&Registry>, world: World<'_>) -> Vec<Verdict> {
+        let expect = &self.expect;
+        let mut texts = descriptions(expect).into_iter();
+        let mut verdicts = Vec::new();
+        let mut verdict = |at, failures| {
+            verdicts.push(Verdict { text: texts.next().unwrap_or_default(), at, failures });
+        };
+        let end = self.last;
+        for (e, t) in expect.events.iter().zip(&self.tallies) {
+            let (at, failures) = expected(e, t, expect.in_order, end);
+            verdict(at, failures);
+        }
+        for (n, first) in expect.never.iter().zip(&self.broken) {
+            let (m, after, before) = n.parts();
+            match first {
+                Some(at) => {
+                    let what = format!("{}{}", describe(m), window(after, before));
+                    verdict(
+                        Some(*at),
+                        vec![format!("{}: {what} occurred, which must not happen", fmt_time(*at))],
+                    )
+                }
+                None => verdict(None, Vec::new()),
+            }
+        }
+        if let Some(f) = &expect.end {
+            verdict(None, end_state(f, registry, world, &fmt_time(end)));
+        }
+        verdicts
+    }
+}
+
+/// The verdicts of `expect` over a whole list of observations (a [`Judge`] fed them in turn).
 pub fn verdicts(
     expect: &Expect,
     observed: &[Observed],
     registry: Option<&Registry>,
     world: World<'_>,
 ) -> Vec<Verdict> {
-    let mut texts = descriptions(expect).into_iter();
-    let mut verdicts = Vec::new();
-    let mut verdict = |at, failures| {
-        verdicts.push(Verdict { text: texts.next().unwrap_or_default(), at, failures });
-    };
-    let end = observed.last().map_or(Instant::ZERO, |o| o.at);
-    let mut from = 0usize;
-    for e in &expect.events {
-        let (at, failures) = expected(e, observed, expect.in_order, &mut from, end);
-        verdict(at, failures);
+    let mut judge = Judge::new(expect);
+    for o in observed {
+        judge.observe(o);
     }
-    for n in &expect.never {
-        let (m, after, before) = n.parts();
-        let (lo, hi) = bounds(after, before);
-        match observed.iter().find(|o| in_window(o, lo, hi) && matches(m, &o.what)) {
-            Some(o) => {
-                let what = format!("{}{}", describe(m), window(after, before));
-                verdict(
-                    Some(o.at),
-                    vec![format!("{}: {what} occurred, which must not happen", fmt_time(o.at))],
-                )
-            }
-            None => verdict(None, Vec::new()),
-        }
-    }
-    if let Some(f) = &expect.end {
-        verdict(None, end_state(f, registry, world, &fmt_time(end)));
-    }
-    verdicts
+    judge.verdicts(registry, world)
 }
 
 /// One expected event: seen (the right number of times) in its window, after the previous
 /// one when in order.
-fn expected(
-    e: &ExpectEvent,
-    observed: &[Observed],
-    in_order: bool,
-    from: &mut usize,
-    end: Instant,
-) -> (Option<Instant>, Vec<String>) {
-    let (lo, hi) = bounds(e.after, e.before);
-    let start = if in_order { (*from).min(observed.len()) } else { 0 };
-    let hits: Vec<usize> = (start..observed.len())
-        .filter(|&i| in_window(&observed[i], lo, hi) && matches(&e.event, &observed[i].what))
-        .collect();
+fn expected(e: &ExpectEvent, t: &Tally, in_order: bool, end: Instant) -> (Option<Instant>, Vec<String>) {
+    let (_, hi) = bounds(e.after, e.before);
     let what = format!("{}{}", describe(&e.event), window(e.after, e.before));
     let when = hi.map_or(end, |h| h.min(end.max(h)));
     let (least, most) = e.bounds();
-    let n = hits.len() as u64;
-    let first = hits.first().copied();
-    if let Some(first) = first {
-        *from = first + 1;
-    }
-    let at = first.map(|i| observed[i].at);
+    let n = t.hits;
+    let at = t.first.map(|(_, at)| at);
     if n >= u64::from(least) && most.is_none_or(|m| n <= u64::from(m)) {
         return (at, Vec::new());
     }
-    let order = if in_order && start > 0 { " (after the previous expected event)" } else { "" };
+    let order = if in_order && t.start > 0 { " (after the previous expected event)" } else { "" };
     let failure = if e.counts() {
         format!("{}: expected {what}{}{order}, seen {n}×", fmt_time(when), count_text(e))
     } else {
@@ -320,33 +387,133 @@ fn end_state(f: &Final, registry: Option<&Registry>, world: World<'_>, t: &str) 
     failures
 }
 
-/// A stable, readable summary of a run's audit and alert events, for snapshots.
-pub fn summary(observed: &[Observed]) -> Vec<String> {
-    observed
-        .iter()
-        .filter_map(|o| {
-            let what = match &o.what {
-                Observation::Audit(kind, key, reason) => match *kind {
-                    "KeyReferenceSet" | "KeyEnrolled" | "AutomatAdded" | "ContactAdded" | "AlertRaised"
-                    | "AlertCleared" | "Board" => return None,
-                    _ => {
-                        let key = key.map(|k| format!(" key {k}")).unwrap_or_default();
-                        let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
-                        format!("{kind}{key}{reason}")
-                    }
-                },
-                Observation::Alert(kind, key) => match key {
-                    Some(k) => format!("alert {kind} key {k}"),
-                    None => format!("alert {kind}"),
-                },
-                Observation::AlertCleared(kind, key) => match key {
-                    Some(k) => format!("cleared {kind} key {k}"),
-                    None => format!("cleared {kind}"),
-                },
-                Observation::ApiError(e) => format!("api error: {e}"),
-                _ => return None,
-            };
-            Some(format!("{} {what}", fmt_time(o.at)))
-        })
-        .collect()
+/// The line of a run's summary (a stable, readable account of its audit and alert events,
+/// for snapshots) that an observation gives, if any.
+pub fn summary_line(o: &Observed) -> Option<String> {
+    let what = match &o.what {
+        Observation::Audit(kind, key, reason) => match *kind {
+            "KeyReferenceSet" | "KeyEnrolled" | "AutomatAdded" | "ContactAdded" | "AlertRaised"
+            | "AlertCleared" | "Board" => return None,
+            _ => {
+                let key = key.map(|k| format!(" key {k}")).unwrap_or_default();
+                let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+                format!("{kind}{key}{reason}")
+            }
+        },
+        Observation::Alert(kind, key) => match key {
+            Some(k) => format!("alert {kind} key {k}"),
+            None => format!("alert {kind}"),
+        },
+        Observation::AlertCleared(kind, key) => match key {
+            Some(k) => format!("cleared {kind} key {k}"),
+            None => format!("cleared {kind}"),
+        },
+        Observation::ApiError(e) => format!("api error: {e}"),
+        _ => return None,
+    };
+    Some(format!("{} {what}", fmt_time(o.at)))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::scenario::{Offset, names::BoardReport};
+
+    const NAMES: [&str; 3] = ["Homed", "SlotPresented", "DoorOpened"];
+
+    fn board(i: usize) -> Matcher {
+        Matcher::Board(BoardReport::new(NAMES[i]).unwrap_or_else(|| unreachable!()))
+    }
+
+    /// The judge's definition with the whole run at hand: each expected event is looked for
+    /// after the first match of the one before it (the previous start when it had none).
+    fn oracle(expect: &Expect, observed: &[Observed]) -> Vec<(Option<Instant>, u64, bool)> {
+        let mut from = 0usize;
+        let mut out = Vec::new();
+        for e in &expect.events {
+            let (lo, hi) = bounds(e.after, e.before);
+            let start = if expect.in_order { from } else { 0 };
+            let hits: Vec<usize> = (start..observed.len())
+                .filter(|&i| in_window(&observed[i], lo, hi) && matches(&e.event, &observed[i].what))
+                .collect();
+            if let Some(&first) = hits.first() {
+                from = first + 1;
+            }
+            let (least, most) = e.bounds();
+            let n = hits.len() as u64;
+            let met = n >= u64::from(least) && most.is_none_or(|m| n <= u64::from(m));
+            out.push((hits.first().map(|&i| observed[i].at), n, met));
+        }
+        out
+    }
+
+    fn event() -> impl Strategy<Value = ExpectEvent> {
+        let window = proptest::option::of(0u64..20);
+        (0..3usize, window.clone(), window, proptest::option::of(0u32..4), proptest::option::of(0u32..3))
+            .prop_map(|(m, after, before, count, at_most)| ExpectEvent {
+                event: board(m),
+                after: after.map(|s| Offset(std::time::Duration::from_secs(s))),
+                before: before.map(|s| Offset(std::time::Duration::from_secs(s + 5))),
+                count,
+                at_least: None,
+                at_most: if count.is_some() { None } else { at_most },
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn judging_as_the_run_goes_gives_the_verdicts_of_judging_the_whole_run(
+            events in proptest::collection::vec(event(), 0..6),
+            in_order in any::<bool>(),
+            seen in proptest::collection::vec((0..3usize, 0u64..3), 0..40),
+        ) {
+            let expect = Expect { events, in_order, ..Expect::default() };
+            let mut t = 0;
+            let observed: Vec<Observed> = seen
+                .iter()
+                .map(|&(m, dt)| {
+                    t += dt;
+                    Observed { at: Instant::from_millis(t * 1000), what: Observation::Board(NAMES[m]) }
+                })
+                .collect();
+            let world = World { automats: &[], doors_open: &[], holders: &[] };
+            let got = verdicts(&expect, &observed, None, world);
+            let want = oracle(&expect, &observed);
+            prop_assert_eq!(got.len(), want.len());
+            for (v, (at, n, met)) in got.iter().zip(want) {
+                prop_assert_eq!(v.at, at, "{}", v.text);
+                prop_assert_eq!(v.failures.is_empty(), met, "{}: {:?} ({} seen)", v.text, v.failures, n);
+            }
+        }
+    }
+
+    #[test]
+    fn in_order_a_later_event_seen_before_the_earlier_one_counts_only_after_it() {
+        let at = |s: u64, m: usize| Observed {
+            at: Instant::from_millis(s * 1000),
+            what: Observation::Board(NAMES[m]),
+        };
+        let e = |m: usize| ExpectEvent {
+            event: board(m),
+            after: None,
+            before: None,
+            count: None,
+            at_least: None,
+            at_most: None,
+        };
+        let expect = Expect { events: vec![e(0), e(1)], in_order: true, ..Expect::default() };
+        let world = World { automats: &[], doors_open: &[], holders: &[] };
+        // SlotPresented at 1 s, Homed at 2 s: in order, SlotPresented was not seen after Homed.
+        let v = verdicts(&expect, &[at(1, 1), at(2, 0)], None, world);
+        assert!(v[0].failures.is_empty());
+        assert_eq!(
+            v[1].failures,
+            vec!["00:00:02.000: expected Board(SlotPresented) (after the previous expected event), not seen"]
+        );
+        let v = verdicts(&expect, &[at(1, 1), at(2, 0), at(3, 1)], None, world);
+        assert!(v.iter().all(|v| v.failures.is_empty()), "{v:?}");
+        assert_eq!(v[1].at, Some(Instant::from_millis(3000)));
+    }
 }

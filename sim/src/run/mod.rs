@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::board_box::BoardClock;
 use crate::electronics::{Electronics, ElectronicsConfig, Outgoing, PlacedBoard};
-use crate::expect::{self, Observed};
+use crate::expect;
 use crate::plant::{AutomatPlant, Item, Look};
 use crate::scenario::{self, Scenario};
 use crate::trace::{Cabinet, Header, TraceEvent, TraceWriter};
@@ -147,6 +147,14 @@ struct Shown {
     hooks: Vec<Option<Item>>,
 }
 
+/// What the users of an automat know of its screen: how many lines it has shown, and which
+/// was the last to say the key is wrong (numbered from 1).
+#[derive(Clone, Copy, Debug, Default)]
+struct Screen {
+    lines: u64,
+    wrong_key: Option<u64>,
+}
+
 /// A run in progress. See the [module docs](self).
 pub struct Run {
     scenario: Scenario,
@@ -165,8 +173,12 @@ pub struct Run {
     generated: Vec<String>,
     contracts: BTreeMap<String, ContractId>,
     alert_kinds: BTreeMap<AlertId, (AlertKind, Option<KeyId>)>,
-    observed: Vec<Observed>,
-    displays: Vec<Vec<String>>,
+    /// The expectations, judged as the run goes.
+    judge: expect::Judge,
+    /// The summary's lines so far (audit and alert events: what happened, not how long).
+    summary: Vec<String>,
+    /// Per automat, what users need to know of its screen.
+    screens: Vec<Screen>,
     last_user: Vec<Option<String>>,
     /// Per automat, the people at it: the one being served first, then those waiting.
     queues: Vec<std::collections::VecDeque<usize>>,
@@ -259,6 +271,7 @@ impl Run {
             leaves_out: &leave_out,
         });
         let n = automats.len();
+        let judge = expect::Judge::new(&scenario.expect);
         let mut run = Run {
             scenario,
             seed,
@@ -275,8 +288,9 @@ impl Run {
             generated: Vec::new(),
             contracts: BTreeMap::new(),
             alert_kinds: BTreeMap::new(),
-            observed: Vec::new(),
-            displays: vec![Vec::new(); n],
+            judge,
+            summary: Vec::new(),
+            screens: vec![Screen::default(); n],
             last_user: vec![None; n],
             queues: vec![std::collections::VecDeque::new(); n],
             owners: vec![None; n],
@@ -485,7 +499,7 @@ impl Run {
             .flat_map(|u| u.hand.iter().filter_map(|item| item.key).map(|k| (k.0, u.name.as_str())))
             .collect();
         let world = expect::World { automats: &self.automats, doors_open: &doors, holders: &holders };
-        let verdicts = expect::verdicts(&self.scenario.expect, &self.observed, registry.as_ref(), world);
+        let verdicts = self.judge.verdicts(registry.as_ref(), world);
         for v in verdicts {
             let at = v.at.map(|t| t.as_micros());
             self.emit(TraceEvent::Expectation { text: v.text, met: v.failures.is_empty(), at });
@@ -514,13 +528,12 @@ impl Run {
         let passed = failures.is_empty() && self.skipped.is_empty();
         self.emit(TraceEvent::End { passed, failures: failures.clone() });
         self.trace.flush();
-        let summary = expect::summary(&self.observed);
         let lines: Vec<_> = (0..self.plants.len()).flat_map(|i| self.electronics.line_stats(i)).collect();
         Outcome {
             passed,
             failures,
             simulated: Duration::from_micros(self.now.as_micros()),
-            summary,
+            summary: std::mem::take(&mut self.summary),
             bytes_on_lines: lines.iter().map(|s| s.bytes).sum(),
             frames_on_lines: lines.iter().map(|s| s.frames).sum(),
             skipped: self.skipped.clone(),

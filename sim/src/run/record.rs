@@ -81,8 +81,12 @@ impl Run {
         }
     }
 
+    /// Something expectations can match happened: judged now, its summary line kept, and
+    /// dropped (a run keeps nothing per observation).
     pub(super) fn observe(&mut self, what: Observation) {
-        self.observed.push(Observed { at: self.now, what });
+        let o = Observed { at: self.now, what };
+        self.judge.observe(&o);
+        self.summary.extend(expect::summary_line(&o));
     }
 
     pub(super) fn problem(&mut self, text: String) {
@@ -105,8 +109,12 @@ impl Run {
             Outgoing::Capture(i, camera, purpose, id) => self.capture(i, camera, purpose, id),
             Outgoing::Display(i, text) => {
                 self.emit(TraceEvent::Display { automat: i, text: text.clone() });
-                self.observe(Observation::Display(text.clone()));
-                self.displays[i].push(text);
+                let screen = &mut self.screens[i];
+                screen.lines += 1;
+                if text.contains("Wrong key") {
+                    screen.wrong_key = Some(screen.lines);
+                }
+                self.observe(Observation::Display(text));
             }
             Outgoing::Record(r) => self.record(r),
             Outgoing::Message(i, message) => {

@@ -71,8 +71,8 @@ pub struct User {
     pub ready_at: Instant,
     /// When the current wait began.
     pub waiting_since: Option<Instant>,
-    /// Display lines seen since the current intent began (index into the automat's display log).
-    pub display_mark: usize,
+    /// The automat's screen line count when the current intent began: later lines are news.
+    pub display_mark: u64,
     /// Does not queue: types while someone else is busy at the automat.
     pub impatient: bool,
     /// Intents waiting for their turn at the automat.
@@ -324,7 +324,7 @@ impl Run {
     fn begin(&mut self, u: usize, intent: Intent) {
         let now = self.now;
         let automat = self.users[u].automat;
-        let mark = self.displays[automat].len();
+        let mark = self.screens[automat].lines;
         let user = &mut self.users[u];
         user.acts.clear();
         user.ready_at = now;
@@ -543,8 +543,7 @@ impl Run {
         let i = self.users[u].automat;
         let name = self.users[u].name.clone();
         let mark = self.users[u].display_mark;
-        let told =
-            self.displays[i][mark.min(self.displays[i].len())..].iter().any(|d| d.contains("Wrong key"));
+        let told = self.screens[i].wrong_key.is_some_and(|line| line > mark);
         if !told {
             return;
         }
