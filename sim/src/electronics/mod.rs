@@ -210,6 +210,7 @@ impl Electronics {
     /// Changes the host line's behaviour of automat `i` (both directions).
     pub fn set_host_line(&mut self, i: usize, cfg: LineConfig) {
         if let Some(s) = self.stations.get_mut(i) {
+            s.touch();
             s.board.set_host_line(cfg);
         }
     }
@@ -217,6 +218,7 @@ impl Electronics {
     /// Drops everything on automat `i`'s host line from `now` until `until`.
     pub fn drop_host_line(&mut self, i: usize, now: Instant, until: Instant) {
         if let Some(s) = self.stations.get_mut(i) {
+            s.touch();
             s.board.drop_host_line(now, until);
         }
     }
@@ -263,6 +265,7 @@ impl Electronics {
         self.journal.power_cut(survive);
         for s in &mut self.stations {
             s.board.power_cut();
+            s.touch();
         }
     }
 
@@ -319,27 +322,12 @@ impl Electronics {
     }
 
     /// When something is next due.
-    pub fn next_event(&self) -> Option<Instant> {
-        let mut t: Option<Instant> = None;
-        let mut consider = |x: Option<Instant>| {
-            if let Some(x) = x {
+    pub fn next_event(&mut self) -> Option<Instant> {
+        let mut t = self.controller_timeout();
+        for s in &mut self.stations {
+            if let Some(x) = s.next_event() {
                 t = Some(t.map_or(x, |t| t.min(x)));
             }
-        };
-        consider(self.controller_timeout());
-        for s in &self.stations {
-            if s.lock.lost.is_some() {
-                continue;
-            }
-            match s.board.clock() {
-                // A deadline at or before the last tick sent is being handled already.
-                BoardClock::Lockstep => {
-                    consider(s.lock.deadline.filter(|d| s.lock.powered && s.lock.sent.is_none_or(|t| *d > t)))
-                }
-                _ => consider(s.board.next_event()),
-            }
-            consider(s.ctl_host.poll_timeout());
-            consider(s.plant_end.poll_timeout());
         }
         t
     }
@@ -351,8 +339,8 @@ impl Electronics {
             if let Some(c) = self.controller.as_mut() {
                 c.handle_timeout(ts);
             }
+            self.controller_next.store(UNKNOWN, Ordering::Relaxed);
         }
-        self.controller_next.store(UNKNOWN, Ordering::Relaxed);
         let mut waiting_since: Option<std::time::Instant> = None;
         // Lockstep boards whose timers are due learn that time moved.
         for s in &mut self.stations {
@@ -364,8 +352,11 @@ impl Electronics {
             loop {
                 let mut progress = false;
                 progress |= self.drain_controller(now, out);
+                // A station with nothing due and nothing new would do nothing: skipped.
                 for i in 0..self.stations.len() {
-                    progress |= self.step_station(i, now, out);
+                    if self.stations[i].needs_step(now) {
+                        progress |= self.step_station(i, now, out);
+                    }
                 }
                 // Quiet but for what waits on the journal: the group of records this instant
                 // made is synced at once, and what waited on it goes out.
@@ -420,7 +411,6 @@ impl Electronics {
                 }
             }
         }
-        self.controller_next.store(UNKNOWN, Ordering::Relaxed);
     }
 
     /// Syncs the journal if the controller has something waiting on it; returns whether it did.
@@ -432,6 +422,7 @@ impl Electronics {
         // A journal in memory cannot fail to sync.
         let _ = self.journal.sync();
         c.journal_synced(self.journal.synced());
+        self.controller_next.store(UNKNOWN, Ordering::Relaxed);
         true
     }
 
@@ -444,6 +435,7 @@ impl Electronics {
         {
             let _ = self.journal.sync();
             c.journal_synced(self.journal.synced());
+            self.controller_next.store(UNKNOWN, Ordering::Relaxed);
         }
         self.drain_controller(now, out);
         self.told = self.recorded;
@@ -467,6 +459,7 @@ impl Electronics {
         let mut progress = false;
         while let Some(o) = c.poll_output() {
             progress = true;
+            self.controller_next.store(UNKNOWN, Ordering::Relaxed);
             if !matches!(o, Output::Record(_)) {
                 // The world is told something: every record before it is acknowledged.
                 self.told = self.recorded;
@@ -577,10 +570,12 @@ impl Electronics {
                     _ => {}
                 }
                 c.handle(ts, input);
+                self.controller_next.store(UNKNOWN, Ordering::Relaxed);
             }
         }
         progress |= s.plant_events(i, out);
         s.transmit(now);
+        s.stepped(progress);
         progress
     }
 }

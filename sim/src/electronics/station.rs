@@ -29,6 +29,12 @@ pub(super) struct Station {
     pub(super) lock: Lockstep,
     /// Captures armed on the host line: (message name, capture name), caught in this order.
     pub(super) armed: Vec<(&'static str, String)>,
+    /// Something changed it since its last step (a message queued, a board powered, a step
+    /// that made progress): the next [`Electronics::run`] steps it whatever its timers say.
+    pub(super) touched: bool,
+    /// When it next needs a step, if known (`None`: to be asked again). Kept for in-process
+    /// boards only, whose every change is a touch or a step.
+    next: Option<Option<Instant>>,
 }
 
 /// The harness's side of a lockstep board's clock (PROTOCOL.md §8.3).
@@ -61,7 +67,64 @@ impl Station {
             board,
             lock: Lockstep { powered: true, ..Lockstep::default() },
             armed: Vec::new(),
+            touched: true,
+            next: None,
         }
+    }
+
+    /// Something outside its step changed it: stepped at the next run, its next event asked
+    /// again.
+    pub(super) fn touch(&mut self) {
+        self.touched = true;
+        self.next = None;
+    }
+
+    /// A step is over; `progress`: it did something, so it is stepped again in the same
+    /// instant (what it did may have more to do), as every station used to be.
+    pub(super) fn stepped(&mut self, progress: bool) {
+        self.touched = progress;
+        self.next = None;
+    }
+
+    /// Whether its board shares the simulator's clock (in process): then nothing reaches it
+    /// but through its station, and its next event can be kept.
+    fn in_process(&self) -> bool {
+        self.board.clock() == BoardClock::Shared
+    }
+
+    /// When it next needs a step: its link ends' timers and the board box's (a lockstep board's
+    /// by its last `ClockAck`).
+    pub(super) fn next_event(&mut self) -> Option<Instant> {
+        if let Some(next) = self.next {
+            return next;
+        }
+        let mut t: Option<Instant> = None;
+        if self.lock.lost.is_none() {
+            let mut consider = |x: Option<Instant>| {
+                if let Some(x) = x {
+                    t = Some(t.map_or(x, |t| t.min(x)));
+                }
+            };
+            match self.board.clock() {
+                // A deadline at or before the last tick sent is being handled already.
+                BoardClock::Lockstep => consider(
+                    self.lock.deadline.filter(|d| self.lock.powered && self.lock.sent.is_none_or(|t| *d > t)),
+                ),
+                _ => consider(self.board.next_event()),
+            }
+            consider(self.ctl_host.poll_timeout());
+            consider(self.plant_end.poll_timeout());
+        }
+        if self.in_process() {
+            self.next = Some(t);
+        }
+        t
+    }
+
+    /// Whether a run at `now` must step it: touched, due, or across a line (bytes may come at
+    /// any moment).
+    pub(super) fn needs_step(&mut self, now: Instant) -> bool {
+        self.touched || !self.in_process() || self.next_event().is_some_and(|t| t <= now)
     }
 
     /// New harness-side link state after a power cut (new stream ids).
@@ -71,6 +134,7 @@ impl Station {
         self.plant_end = Link::new(link_cfg(Channel::Plant, stream.wrapping_add(7)), now);
         self.ctl_host = Link::new(link_cfg(Channel::Host, stream.wrapping_add(3)), now);
         self.lock = Lockstep { powered: true, lost: self.lock.lost.take(), ..Lockstep::default() };
+        self.touch();
     }
 
     pub(super) fn lockstep(&self) -> bool {
@@ -80,6 +144,7 @@ impl Station {
     /// A lockstep board must be at `now` before bytes sent at `now` reach it: queues a
     /// `ClockJump` ahead of them unless one for `now` went already.
     pub(super) fn ensure_jump(&mut self, now: Instant) {
+        self.touch();
         if self.lockstep() && self.lock.sent.is_none_or(|t| t < now) {
             let _ = self.plant_end.send_message(&PlantToBoard::ClockJump { now_us: now.as_micros() });
             self.lock.sent = Some(now);
@@ -120,6 +185,7 @@ impl Station {
     /// Hands what the two harness-side link ends have to send to the box: the plant link's
     /// first, where a clock jump waits.
     pub(super) fn transmit(&mut self, now: Instant) {
+        self.touch();
         while let Some(bytes) = self.plant_end.poll_transmit() {
             self.board.plant_up(now, bytes);
         }
