@@ -149,6 +149,10 @@ pub struct Link {
 #[derive(Debug)]
 struct LinkCore {
     cfg: LinkConfig,
+    /// `cfg.keepalive` and `cfg.dead_after` in µs: `poll_timeout` runs for every frame and
+    /// every clock step, and converting a `Duration` each time was a sixth of a simulation.
+    keepalive_us: u64,
+    dead_after_us: u64,
     now: Instant,
     out: WireBuf,
     // transmit side
@@ -272,11 +276,19 @@ impl Link {
     }
 }
 
+/// `t` plus `us` microseconds, saturating (what `t + Duration` gives).
+#[inline]
+fn after(t: Instant, us: u64) -> Instant {
+    Instant::from_micros(t.as_micros().saturating_add(us))
+}
+
 impl LinkCore {
     fn new(cfg: LinkConfig, now: Instant) -> Self {
         let cfg = LinkConfig { window: cfg.window.clamp(1, 32), queue: cfg.queue.max(1), ..cfg };
         LinkCore {
             cfg,
+            keepalive_us: (Instant::ZERO + cfg.keepalive).as_micros(),
+            dead_after_us: (Instant::ZERO + cfg.dead_after).as_micros(),
             now,
             out: [0; frame::MAX_WIRE],
             tx_stream: cfg.stream,
@@ -325,12 +337,12 @@ impl LinkCore {
             self.rto = (self.rto * 2).min(self.cfg.rto_max);
             self.rto_deadline = Some(now + self.rto);
         }
-        if self.last_tx + self.cfg.keepalive <= now {
+        if after(self.last_tx, self.keepalive_us) <= now {
             self.keepalive_due = true;
         }
         if let Some(last) = self.last_rx
             && self.up
-            && last + self.cfg.dead_after <= now
+            && after(last, self.dead_after_us) <= now
         {
             self.up = false;
             self.events.push_back(Event::LinkDown);
@@ -365,14 +377,14 @@ impl LinkCore {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let mut t = self.last_tx + self.cfg.keepalive;
+        let mut t = after(self.last_tx, self.keepalive_us);
         if self.in_flight > 0
             && let Some(d) = self.rto_deadline
         {
             t = t.min(d);
         }
         if let (true, Some(last)) = (self.up, self.last_rx) {
-            t = t.min(last + self.cfg.dead_after);
+            t = t.min(after(last, self.dead_after_us));
         }
         Some(t)
     }
