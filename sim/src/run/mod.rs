@@ -259,17 +259,7 @@ impl Run {
         let mut timeline: Vec<(Instant, usize)> =
             scenario.timeline.iter().enumerate().map(|(i, s)| (Instant::ZERO + s.at.0, i)).collect();
         timeline.sort_by_key(|(t, i)| (*t, *i));
-        let mut trace = TraceWriter::new(options.trace);
-        let leave_out: Vec<&'static str> = scenario.trace.leave_out.iter().map(|n| n.name()).collect();
-        trace.header(&Header {
-            format: crate::trace::FORMAT,
-            version: crate::trace::VERSION,
-            scenario: &scenario.name,
-            seed,
-            start: start.to_string(),
-            source,
-            leaves_out: &leave_out,
-        });
+        let (trace, leave_out) = open_trace(options.trace.take(), &scenario, seed, start, source);
         let n = automats.len();
         let judge = expect::Judge::new(&scenario.expect);
         let mut run = Run {
@@ -559,6 +549,28 @@ fn look_of(l: &scenario::LookSpec) -> Look {
         shape: l.shape,
         label: l.label.clone(),
     }
+}
+
+/// The trace writer, its header written; and the link messages it leaves out.
+fn open_trace(
+    to: Option<Box<dyn std::io::Write + Send + Sync>>,
+    scenario: &Scenario,
+    seed: u64,
+    start: Timestamp,
+    source: &str,
+) -> (TraceWriter, Vec<&'static str>) {
+    let leave_out: Vec<&'static str> = scenario.trace.leave_out.iter().map(|n| n.name()).collect();
+    let mut trace = TraceWriter::new(to);
+    trace.header(&Header {
+        format: crate::trace::FORMAT,
+        version: crate::trace::VERSION,
+        scenario: &scenario.name,
+        seed,
+        start: start.to_string(),
+        source,
+        leaves_out: &leave_out,
+    });
+    (trace, leave_out)
 }
 
 /// The boards of a fleet, where they live, and what they need to be paired.
