@@ -575,7 +575,7 @@ impl Electronics {
         }
         progress |= s.plant_events(i, out);
         s.transmit(now);
-        s.stepped(progress);
+        s.stepped();
         progress
     }
 }

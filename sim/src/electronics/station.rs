@@ -29,8 +29,8 @@ pub(super) struct Station {
     pub(super) lock: Lockstep,
     /// Captures armed on the host line: (message name, capture name), caught in this order.
     pub(super) armed: Vec<(&'static str, String)>,
-    /// Something changed it since its last step (a message queued, a board powered, a step
-    /// that made progress): the next [`Electronics::run`] steps it whatever its timers say.
+    /// Something changed it since its last step (a message queued, a board powered, a line
+    /// changed): the next [`Electronics::run`] steps it whatever its timers say.
     pub(super) touched: bool,
     /// When it next needs a step, if known (`None`: to be asked again). Kept for in-process
     /// boards only, whose every change is a touch or a step.
@@ -79,10 +79,10 @@ impl Station {
         self.next = None;
     }
 
-    /// A step is over; `progress`: it did something, so it is stepped again in the same
-    /// instant (what it did may have more to do), as every station used to be.
-    pub(super) fn stepped(&mut self, progress: bool) {
-        self.touched = progress;
+    /// A step is over: everything that reached it was handled, and what it set off is in its
+    /// timers and lines (a timer or an arrival due at once makes it due again at once).
+    pub(super) fn stepped(&mut self) {
+        self.touched = false;
         self.next = None;
     }
 
