@@ -199,8 +199,8 @@ struct Tally {
     start: u64,
     /// Matches in its window from `start` on.
     hits: u64,
-    /// The first of them: its index and time.
-    first: Option<(u64, Instant)>,
+    /// When the first of them happened.
+    first: Option<Instant>,
 }
 
 /// Judges a run as it goes. Each observation is matched against every expectation once, when
@@ -246,7 +246,7 @@ impl Judge {
             }
             t.hits += 1;
             if t.first.is_none() {
-                t.first = Some((j, o.at));
+                t.first = Some(o.at);
                 if self.expect.in_order {
                     for later in &mut self.tallies[k + 1..] {
                         *later = Tally { start: j + 1, ..Tally::default() };
@@ -298,20 +298,6 @@ impl Judge {
     }
 }
 
-/// The verdicts of `expect` over a whole list of observations (a [`Judge`] fed them in turn).
-pub fn verdicts(
-    expect: &Expect,
-    observed: &[Observed],
-    registry: Option<&Registry>,
-    world: World<'_>,
-) -> Vec<Verdict> {
-    let mut judge = Judge::new(expect);
-    for o in observed {
-        judge.observe(o);
-    }
-    judge.verdicts(registry, world)
-}
-
 /// One expected event: seen (the right number of times) in its window, after the previous
 /// one when in order.
 fn expected(e: &ExpectEvent, t: &Tally, in_order: bool, end: Instant) -> (Option<Instant>, Vec<String>) {
@@ -320,7 +306,7 @@ fn expected(e: &ExpectEvent, t: &Tally, in_order: bool, end: Instant) -> (Option
     let when = hi.map_or(end, |h| h.min(end.max(h)));
     let (least, most) = e.bounds();
     let n = t.hits;
-    let at = t.first.map(|(_, at)| at);
+    let at = t.first;
     if n >= u64::from(least) && most.is_none_or(|m| n <= u64::from(m)) {
         return (at, Vec::new());
     }
@@ -422,6 +408,20 @@ mod tests {
     use crate::scenario::{Offset, names::BoardReport};
 
     const NAMES: [&str; 3] = ["Homed", "SlotPresented", "DoorOpened"];
+
+    /// The verdicts of `expect` over a whole list of observations (a [`Judge`] fed them in turn).
+    fn verdicts(
+        expect: &Expect,
+        observed: &[Observed],
+        registry: Option<&Registry>,
+        world: World<'_>,
+    ) -> Vec<Verdict> {
+        let mut judge = Judge::new(expect);
+        for o in observed {
+            judge.observe(o);
+        }
+        judge.verdicts(registry, world)
+    }
 
     fn board(i: usize) -> Matcher {
         Matcher::Board(BoardReport::new(NAMES[i]).unwrap_or_else(|| unreachable!()))
