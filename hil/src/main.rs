@@ -3,7 +3,8 @@
 //! ```text
 //! hil ports
 //! hil probe --port P [--baud B] [--key HEX] [--pings N]
-//! hil run --port P [--baud B] [--mode lockstep|realtime|rig] [--fault SPEC] [--junit F] [--out D] <scenarios>...
+//! hil run --port P [--baud B] [--mode lockstep|realtime|rig] [--fault SPEC] [--junit F] [--out D]
+//!         [--report HTML] [--tag T] [--exclude-tag T] [--timeout 10m] <scenarios>...
 //! hil sniff --port P [--baud B] [--count N] [--seconds S]
 //! hil virtual-board [--port P] [--mode lockstep|realtime] [--key HEX] [--board-id N] [--slots N]
 //! ```
@@ -72,38 +73,7 @@ enum Command {
         pings: usize,
     },
     /// Run scenarios with the board on the port in the first automat whose carousel it fits.
-    Run {
-        /// Scenario files, or directories searched for `*.ron`.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// The serial port.
-        #[arg(long)]
-        port: String,
-        /// Baud rate.
-        #[arg(long, default_value_t = 115_200)]
-        baud: u32,
-        /// Lockstep (the harness's clock), realtime (the board's), or rig (the board drives
-        /// real mechanics: plant link off, a person does the users' steps when prompted).
-        #[arg(long, value_enum, default_value_t = Mode::Lockstep)]
-        mode: Mode,
-        /// A port of its own for the plant link (default: both links on `--port`).
-        #[arg(long)]
-        plant_port: Option<String>,
-        /// Line faults between harness and board, e.g. `drop=1%,corrupt=0.5%,delay=5ms`.
-        #[arg(long, default_value = "")]
-        fault: Faults,
-        #[command(flatten)]
-        board: Board,
-        /// Write JUnit XML here.
-        #[arg(long)]
-        junit: Option<PathBuf>,
-        /// Write each scenario's trace (with every byte on the line), images and summary here.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Only scenarios whose name or file contains this text.
-        #[arg(long)]
-        filter: Option<String>,
-    },
+    Run(RunArgs),
     /// Decode and print the frames on a line.
     Sniff {
         /// The serial port.
@@ -265,70 +235,161 @@ fn main() -> ExitCode {
                 Err(e) => fail(1, format!("{path}: {e}")),
             }
         }
-        Command::Run { paths, port, plant_port, baud, mode, fault, board, junit, out, filter } => {
-            let all = match suite::load(&paths) {
-                Ok(all) => all,
-                Err(errors) => {
-                    for e in errors {
-                        eprintln!("{:?}", miette::Report::new(e));
-                    }
-                    return ExitCode::from(2);
-                }
-            };
-            let clock = match mode {
-                Mode::Lockstep => BoardClock::Lockstep,
-                Mode::Realtime | Mode::Rig => BoardClock::Realtime,
-            };
-            let rig = mode == Mode::Rig;
-            let slots = board.slots;
-            let (fits, misfits): (Vec<_>, Vec<_>) =
-                all.into_iter().partition(|(_, s)| fitting_automat(&s.automats, slots).is_some());
-            for (file, _) in &misfits {
-                eprintln!("not run: {} has no automat with {slots} slots, as the board has", file.display());
-            }
-            let link = BoardLink {
-                port,
-                baud,
-                clock,
-                faults: fault,
-                board_id: board.board_id,
-                key: board.key,
-                slots,
-                plant: !rig,
-                plant_port,
-            };
-            let factory =
-                PlacerFactory(Arc::new(move || Box::new(Placer::new(link.clone())) as Box<dyn BoardPlacer>));
-            let operators = rig.then(|| {
-                // One person at one terminal, asked step by step through every scenario.
-                let person = Arc::new(Mutex::new(TerminalOperator::new()));
-                OperatorFactory(Arc::new(move || {
-                    Box::new(SharedOperator(person.clone())) as Box<dyn Operator>
-                }))
-            });
-            let opts = SuiteOptions {
-                jobs: 1,
-                out,
-                filter,
-                progress: !rig,
-                boards: Some(factory),
-                operators,
-                ..Default::default()
-            };
-            let selected = suite::select(fits, &opts);
-            if selected.is_empty() {
-                return fail(2, "no scenario fits the board and the filter".into());
-            }
-            let results = suite::run(&selected, &opts);
-            print!("{}", suite::table(&results));
-            if let Some(path) = junit
-                && let Err(e) = suite::junit(&results, &path)
-            {
-                return fail(2, format!("cannot write {}: {e}", path.display()));
-            }
-            if results.iter().all(|r| r.outcome.passed) { ExitCode::SUCCESS } else { ExitCode::from(1) }
-        }
+        Command::Run(args) => run(args),
     }
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Scenario files, or directories searched for `*.ron`.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The serial port.
+    #[arg(long)]
+    port: String,
+    /// Baud rate.
+    #[arg(long, default_value_t = 115_200)]
+    baud: u32,
+    /// Lockstep (the harness's clock), realtime (the board's), or rig (the board drives
+    /// real mechanics: plant link off, a person does the users' steps when prompted).
+    #[arg(long, value_enum, default_value_t = Mode::Lockstep)]
+    mode: Mode,
+    /// A port of its own for the plant link (default: both links on `--port`).
+    #[arg(long)]
+    plant_port: Option<String>,
+    /// Line faults between harness and board, e.g. `drop=1%,corrupt=0.5%,delay=5ms`.
+    #[arg(long, default_value = "")]
+    fault: Faults,
+    #[command(flatten)]
+    board: Board,
+    /// Write JUnit XML here (scenarios the board does not fit are `<skipped>`).
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Write each scenario's trace (with every byte on the line), images and summary here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the HTML report here (built from `--out`; default `--out`: `<report>_files/`).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Only scenarios whose name or file contains this text.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Only scenarios with this tag (repeat for any of several).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// No scenario with this tag (repeatable; reported as not run).
+    #[arg(long = "exclude-tag")]
+    exclude_tags: Vec<String>,
+    /// A scenario still running after this much wall time fails as timed out, its trace kept;
+    /// on the board's own clock (realtime, rig) counted from the scenario's simulated end.
+    #[arg(long, value_parser = parse_duration, default_value = "10m")]
+    timeout: std::time::Duration,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    sim::scenario::Offset::parse(s).map(|o| o.0)
+}
+
+#[allow(clippy::print_stdout)]
+fn run(args: RunArgs) -> ExitCode {
+    let RunArgs {
+        paths,
+        port,
+        plant_port,
+        baud,
+        mode,
+        fault,
+        board,
+        junit,
+        out,
+        report,
+        filter,
+        tags,
+        exclude_tags,
+        timeout,
+    } = args;
+    let all = match suite::load(&paths) {
+        Ok(all) => all,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{:?}", miette::Report::new(e));
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let clock = match mode {
+        Mode::Lockstep => BoardClock::Lockstep,
+        Mode::Realtime | Mode::Rig => BoardClock::Realtime,
+    };
+    let rig = mode == Mode::Rig;
+    let slots = board.slots;
+    let (fits, misfits): (Vec<_>, Vec<_>) =
+        all.into_iter().partition(|(_, s)| fitting_automat(&s.automats, slots).is_some());
+    let link = BoardLink {
+        port,
+        baud,
+        clock,
+        faults: fault,
+        board_id: board.board_id,
+        key: board.key,
+        slots,
+        plant: !rig,
+        plant_port,
+    };
+    let factory =
+        PlacerFactory(Arc::new(move || Box::new(Placer::new(link.clone())) as Box<dyn BoardPlacer>));
+    let operators = rig.then(|| {
+        // One person at one terminal, asked step by step through every scenario.
+        let person = Arc::new(Mutex::new(TerminalOperator::new()));
+        OperatorFactory(Arc::new(move || Box::new(SharedOperator(person.clone())) as Box<dyn Operator>))
+    });
+    let out = out.or_else(|| {
+        report.as_ref().map(|r| {
+            let stem = r.file_stem().map_or("report".into(), |s| s.to_string_lossy().into_owned());
+            r.with_file_name(format!("{stem}_files"))
+        })
+    });
+    let opts = SuiteOptions {
+        jobs: 1,
+        out,
+        filter,
+        tags,
+        exclude_tags,
+        timeout: Some(timeout).filter(|t| !t.is_zero()),
+        timeout_after_duration: clock == BoardClock::Realtime,
+        progress: !rig,
+        boards: Some(factory),
+        operators,
+        ..Default::default()
+    };
+    let mut selection = match suite::select(fits, &opts) {
+        Ok(s) => s,
+        Err(e) => return fail(2, e),
+    };
+    let reason = format!("no automat with {slots} slots, as the board has");
+    let misfits =
+        suite::select(misfits, &SuiteOptions { tags: Vec::new(), exclude_tags: Vec::new(), ..opts.clone() })
+            .map(|s| s.run)
+            .unwrap_or_default();
+    selection.not_run.extend(misfits.into_iter().map(|(file, s)| suite::NotRun {
+        file,
+        name: s.name,
+        reason: reason.clone(),
+    }));
+    let results = suite::run(&selection.run, &opts);
+    print!("{}", suite::table(&results, &selection.not_run));
+    let reports = suite::Reports { junit: junit.as_deref(), html: report.as_deref() };
+    let errors = suite::write_reports(&results, &selection.not_run, opts.out.as_deref(), reports);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    if selection.run.is_empty() {
+        return fail(2, "no scenario fits the board, the filter and the tags".into());
+    }
+    if !errors.is_empty() {
+        return ExitCode::from(2);
+    }
+    if results.iter().all(|r| r.outcome.passed) { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 fn fail(code: u8, message: String) -> ExitCode {

@@ -26,6 +26,7 @@ pub mod electronics;
 pub mod expect;
 pub mod plant;
 pub mod replay;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod suite;

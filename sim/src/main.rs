@@ -1,7 +1,9 @@
 //! `sim`: run key automat scenarios on the simulated automat.
 //!
 //! ```text
-//! sim run [--jobs N] [--junit FILE] [--out DIR] [--seed N] [--filter TEXT] [--shard K/N] <files or dirs>...
+//! sim run [--jobs N] [--junit FILE] [--out DIR] [--report HTML] [--seed N] [--filter TEXT]
+//!         [--shard hash:K/N] [--tag T] [--exclude-tag T] [--timeout 10m] [--rerun-failed DIR] <files or dirs>...
+//! sim report [-o HTML] <out dir>
 //! sim check <files or dirs>...
 //! sim swarm --seeds N [--from S] [--jobs J] [--out DIR]
 //! sim view [--at TIME] [--screenshot PNG] [--size WxH] [--seed N] <scenario.ron | trace.jsonl | DIR>
@@ -13,8 +15,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use sim::suite::{self, SuiteOptions};
+use clap::{Args, Parser, Subcommand};
+use sim::suite::{self, Reports, Shard, SuiteOptions};
 use sim::swarm::{self, SwarmOptions};
 
 #[derive(Parser, Debug)]
@@ -27,28 +29,14 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run scenarios headless and report.
-    Run {
-        /// Scenario files, or directories searched for `*.ron`.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// Scenarios run side by side (default: one per core).
-        #[arg(long, short, default_value_t = 0)]
-        jobs: usize,
-        /// Write JUnit XML here.
-        #[arg(long)]
-        junit: Option<PathBuf>,
-        /// Write each scenario's trace, camera images and summary under this directory.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Use this seed for every scenario.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Only scenarios whose name or file contains this text.
-        #[arg(long)]
-        filter: Option<String>,
-        /// Only the k-th of n shards, as `k/n` (1-based).
-        #[arg(long, value_parser = parse_shard)]
-        shard: Option<(usize, usize)>,
+    Run(RunArgs),
+    /// Write the HTML report of a run from its `--out` directory (traces and summaries).
+    Report {
+        /// The `--out` directory of a `sim run` or `hil run`.
+        out: PathBuf,
+        /// The report to write.
+        #[arg(long, short, default_value = "report.html")]
+        output: PathBuf,
     },
     /// Run random scenarios from seeds against the invariants; shrink and write failures.
     Swarm {
@@ -106,14 +94,57 @@ enum Command {
     },
 }
 
-fn parse_shard(s: &str) -> Result<(usize, usize), String> {
-    let (k, n) = s.split_once('/').ok_or_else(|| format!("{s:?} is not k/n"))?;
-    let k: usize = k.parse().map_err(|_| format!("{k:?} is not a number"))?;
-    let n: usize = n.parse().map_err(|_| format!("{n:?} is not a number"))?;
-    if n == 0 || k == 0 || k > n {
-        return Err(format!("shard {k}/{n}: need 1 <= k <= n"));
-    }
-    Ok((k, n))
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Scenario files, or directories searched for `*.ron` (with `--rerun-failed`: default
+    /// the files that failed).
+    #[arg(required_unless_present = "rerun_failed")]
+    paths: Vec<PathBuf>,
+    /// Scenarios run side by side (default: one per core).
+    #[arg(long, short, default_value_t = 0)]
+    jobs: usize,
+    /// Write JUnit XML here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Write each scenario's trace, camera images and summary under this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the HTML report here (built from `--out`; default `--out`: `<report>_files/`).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Use this seed for every scenario.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Only scenarios whose name or file contains this text.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Only one part of the run: `hash:k/n` (by name: stable when scenarios come and go) or
+    /// `count:k/n` (every n-th by position).
+    #[arg(long)]
+    shard: Option<Shard>,
+    /// Only scenarios with this tag (repeat for any of several).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// No scenario with this tag (repeatable; reported as not run).
+    #[arg(long = "exclude-tag")]
+    exclude_tags: Vec<String>,
+    /// Run again the scenarios that failed in this `--out` directory of an earlier run.
+    #[arg(long)]
+    rerun_failed: Option<PathBuf>,
+    /// A scenario still running after this much wall time fails as timed out, its trace
+    /// kept (`"90s"`, `"10m"`; `"0s"`: no limit).
+    #[arg(long, value_parser = parse_duration, default_value = "10m")]
+    timeout: std::time::Duration,
+    /// Print the scenarios the options select (name, then file), one a line, and exit.
+    #[arg(long)]
+    list: bool,
+    /// Test only: the scenario of this name gets stuck a simulated minute in.
+    #[arg(long, hide = true)]
+    hang: Option<String>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    sim::scenario::Offset::parse(s).map(|o| o.0)
 }
 
 fn parse_time(s: &str) -> Result<u64, String> {
@@ -179,37 +210,96 @@ fn main() -> ExitCode {
             );
             if report.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
-        Command::Run { paths, jobs, junit, out, seed, filter, shard } => {
-            let all = match suite::load(&paths) {
-                Ok(all) => all,
-                Err(errors) => return report_load_errors(errors),
-            };
-            let opts = SuiteOptions {
-                jobs,
-                seed,
-                out,
-                filter,
-                shard,
-                progress: true,
-                boards: None,
-                operators: None,
-            };
-            let selected = suite::select(all, &opts);
-            if selected.is_empty() {
-                eprintln!("error: no scenario matches the filter and shard");
-                return ExitCode::from(2);
+        Command::Run(args) => run(args),
+        Command::Report { out, output } => match sim::report::write(&out, &output) {
+            Ok(()) => {
+                println!("{}", output.display());
+                ExitCode::SUCCESS
             }
-            let results = suite::run(&selected, &opts);
-            print!("{}", suite::table(&results));
-            if let Some(path) = junit
-                && let Err(e) = suite::junit(&results, &path)
-            {
-                eprintln!("error: cannot write {}: {e}", path.display());
-                return ExitCode::from(2);
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
             }
-            if results.iter().all(|r| r.outcome.passed) { ExitCode::SUCCESS } else { ExitCode::from(1) }
-        }
+        },
     }
+}
+
+#[allow(clippy::print_stdout)]
+fn run(args: RunArgs) -> ExitCode {
+    let mut paths = args.paths;
+    let only = match &args.rerun_failed {
+        None => None,
+        Some(dir) => match suite::failed_in(dir) {
+            Err(e) => {
+                eprintln!("error: --rerun-failed {e}");
+                return ExitCode::from(2);
+            }
+            Ok(failed) if failed.is_empty() => {
+                println!("nothing failed in {}: nothing to run again", dir.display());
+                return ExitCode::SUCCESS;
+            }
+            Ok(failed) => {
+                if paths.is_empty() {
+                    paths = failed.iter().map(|(f, _)| f.clone()).collect();
+                }
+                Some(failed.into_iter().map(|(_, name)| name).collect())
+            }
+        },
+    };
+    let all = match suite::load(&paths) {
+        Ok(all) => all,
+        Err(errors) => return report_load_errors(errors),
+    };
+    let out = args.out.or_else(|| args.report.as_ref().map(|r| files_beside(r)));
+    let opts = SuiteOptions {
+        jobs: args.jobs,
+        seed: args.seed,
+        out,
+        filter: args.filter,
+        shard: args.shard,
+        tags: args.tags,
+        exclude_tags: args.exclude_tags,
+        only,
+        timeout: Some(args.timeout).filter(|t| !t.is_zero()),
+        hang: args.hang,
+        progress: true,
+        ..SuiteOptions::default()
+    };
+    let selection = match suite::select(all, &opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.list {
+        for (file, s) in &selection.run {
+            println!("{}\t{}", s.name, file.display());
+        }
+        return ExitCode::SUCCESS;
+    }
+    let results = suite::run(&selection.run, &opts);
+    print!("{}", suite::table(&results, &selection.not_run));
+    let reports = Reports { junit: args.junit.as_deref(), html: args.report.as_deref() };
+    let errors = suite::write_reports(&results, &selection.not_run, opts.out.as_deref(), reports);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    if selection.run.is_empty() {
+        eprintln!("error: no scenario left to run (filter, shard, tags)");
+        return ExitCode::from(2);
+    }
+    if !errors.is_empty() {
+        return ExitCode::from(2);
+    }
+    if results.iter().all(|r| r.outcome.passed) { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// `report.html` → `report_files/` beside it: where a report's run keeps its files when no
+/// `--out` is given.
+fn files_beside(report: &std::path::Path) -> PathBuf {
+    let stem = report.file_stem().map_or("report".into(), |s| s.to_string_lossy().into_owned());
+    report.with_file_name(format!("{stem}_files"))
 }
 
 fn report_load_errors(errors: Vec<sim::scenario::LoadError>) -> ExitCode {

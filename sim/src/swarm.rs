@@ -185,6 +185,7 @@ pub fn generate(seed: u64) -> Scenario {
     Scenario {
         name: format!("swarm seed {seed}"),
         description: String::new(),
+        tags: Vec::new(),
         seed,
         start: None,
         time_zone: None,

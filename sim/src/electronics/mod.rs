@@ -17,9 +17,10 @@ use controller::{Camera, CapturePurpose, Controller, ControllerConfig, Input, Ou
 use firmware_proto::Instant;
 use firmware_proto::auth::PairingKey;
 use firmware_proto::board::BoardConfig;
+use firmware_proto::decoder::DecoderStats;
 use firmware_proto::frame::Channel;
 use firmware_proto::host::BoardToHost;
-use firmware_proto::link::Event as LinkEvent;
+use firmware_proto::link::{Event as LinkEvent, LinkStats};
 use firmware_proto::message::Message;
 use firmware_proto::plant::{BoardToPlant, PlantToBoard};
 use jiff::Timestamp;
@@ -205,6 +206,12 @@ impl Electronics {
     /// Counters of automat `i`'s four lines (ctl→board, board→ctl, board→plant, plant→board).
     pub fn line_stats(&self, i: usize) -> [LineStats; 4] {
         self.stations.get(i).map_or([LineStats::default(); 4], |s| s.board.line_stats())
+    }
+
+    /// Counters of the harness's end of automat `i`'s host link and of its decoder (the
+    /// controller's side: frames sent and resent, frames received, damaged frames dropped).
+    pub fn host_link_stats(&self, i: usize) -> Option<(LinkStats, DecoderStats)> {
+        self.stations.get(i).map(|s| (s.ctl_host.stats(), s.ctl_host.decoder_stats()))
     }
 
     /// Changes the host line's behaviour of automat `i` (both directions).

@@ -97,6 +97,7 @@ impl Replay {
             word(&capture.purpose),
             capture.result
         );
+        let image = capture.file.clone();
         let tracks = self.tracks(automat);
         match capture.purpose {
             Purpose::UserPhoto => tracks.front.push(capture),
@@ -104,6 +105,9 @@ impl Replay {
             Purpose::After => tracks.after.push(capture),
         }
         self.entry(t, Kind::Capture, Some(automat), text);
+        if let Some(e) = self.entries.last_mut() {
+            e.image = image;
+        }
     }
 
     /// An API call: its log line, and the contract's name for the lines after it.

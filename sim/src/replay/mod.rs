@@ -82,6 +82,8 @@ pub struct Entry {
     pub automat: Option<usize>,
     /// One line of text.
     pub text: String,
+    /// A capture's image, if it was kept (named as [`Capture::file`]).
+    pub image: Option<PathBuf>,
 }
 
 impl Entry {
@@ -262,7 +264,7 @@ impl Replay {
     }
 
     fn entry(&mut self, t: u64, kind: Kind, automat: Option<usize>, text: String) {
-        self.entries.push(Entry { t, kind, automat, text });
+        self.entries.push(Entry { t, kind, automat, text, image: None });
     }
 
     /// Every automat at simulated time `t` (µs).

@@ -48,6 +48,12 @@ pub struct RunOptions {
     /// Rig mode: a person does the users' physical steps when asked; the plant is real (not
     /// simulated), and steps nobody can perform on a rig are skipped.
     pub operator: Option<Box<dyn Operator>>,
+    /// The wall-clock instant the run gives up at: it ends there as failed, "timed out", with
+    /// its trace complete up to that moment (`sim run --timeout`).
+    pub deadline: Option<std::time::Instant>,
+    /// Test only: the clock stops a minute in, as if the run were stuck, so that the deadline
+    /// can be seen to end it (`sim run --hang NAME`, hidden).
+    pub hang: bool,
 }
 
 /// The person at a rig, asked to do the users' physical steps.
@@ -89,8 +95,31 @@ pub struct Outcome {
     pub frames_on_lines: u64,
     /// Steps that could not be performed (rig mode): a run with any is not passed.
     pub skipped: Vec<String>,
+    /// Per automat, what its lines and its host link carried.
+    pub links: Vec<LinkCounts>,
     /// The PINs the controller generated for the run's contracts.
     pub secrets: Secrets,
+}
+
+/// What one automat's four lines carried, and the controller's end of its host link.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LinkCounts {
+    /// Bytes written on the four lines.
+    pub bytes: u64,
+    /// Frames written on them.
+    pub frames: u64,
+    /// Bytes the lines corrupted.
+    pub corrupted_bytes: u64,
+    /// Frames the lines lost.
+    pub lost_frames: u64,
+    /// Frames the controller sent to the board.
+    pub host_sent: u64,
+    /// Of those, data frames sent again after a timeout.
+    pub host_retransmits: u64,
+    /// Frames the controller received intact.
+    pub host_received: u64,
+    /// Frames the controller dropped as damaged (COBS, length or CRC).
+    pub host_corrupt_dropped: u64,
 }
 
 /// Secrets a run handled, for tests that check no artifact holds one. Never written anywhere:
@@ -122,6 +151,7 @@ impl Outcome {
             bytes_on_lines: 0,
             frames_on_lines: 0,
             skipped: Vec::new(),
+            links: Vec::new(),
             secrets: Secrets::default(),
         }
     }
@@ -205,6 +235,22 @@ pub struct Run {
     operator: Option<Box<dyn Operator>>,
     asked: Option<String>,
     skipped: Vec<String>,
+    watchdog: Watchdog,
+}
+
+/// The wall-clock limit of a run, and the test-only hang.
+#[derive(Debug)]
+struct Watchdog {
+    started: std::time::Instant,
+    deadline: Option<std::time::Instant>,
+    hang: bool,
+}
+
+impl Watchdog {
+    /// Whether the run is stuck on purpose (the test hook) at `now`.
+    fn stuck(&self, now: Instant) -> bool {
+        self.hang && now.as_micros() >= 60_000_000
+    }
 }
 
 impl std::fmt::Debug for Run {
@@ -293,6 +339,11 @@ impl Run {
             operator: options.operator.take(),
             asked: None,
             skipped: Vec::new(),
+            watchdog: Watchdog {
+                started: std::time::Instant::now(),
+                deadline: options.deadline,
+                hang: options.hang,
+            },
             trace,
             leave_out,
             shown: (0..n).map(|_| Shown::default()).collect(),
@@ -352,6 +403,19 @@ impl Run {
     pub fn advance_clock(&mut self) -> bool {
         if self.finished {
             return false;
+        }
+        if self.watchdog.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            let waited = self.watchdog.started.elapsed().as_secs_f64();
+            self.problems.push(format!(
+                "{}: timed out: still running after {waited:.1} s of wall time (--timeout); the trace ends here",
+                fmt_time(self.now)
+            ));
+            self.finished = true;
+            return false;
+        }
+        if self.watchdog.stuck(self.now) {
+            std::thread::sleep(Duration::from_millis(5));
+            return true;
         }
         let limit = self.next_external().map_or(self.end, |t| t.min(self.end));
         if let Some(wall0) = self.pace {
@@ -518,16 +582,34 @@ impl Run {
         let passed = failures.is_empty() && self.skipped.is_empty();
         self.emit(TraceEvent::End { passed, failures: failures.clone() });
         self.trace.flush();
-        let lines: Vec<_> = (0..self.plants.len()).flat_map(|i| self.electronics.line_stats(i)).collect();
+        let links = (0..self.plants.len()).map(|i| self.link_counts(i)).collect::<Vec<_>>();
         Outcome {
             passed,
             failures,
             simulated: Duration::from_micros(self.now.as_micros()),
             summary: std::mem::take(&mut self.summary),
-            bytes_on_lines: lines.iter().map(|s| s.bytes).sum(),
-            frames_on_lines: lines.iter().map(|s| s.frames).sum(),
+            bytes_on_lines: links.iter().map(|l| l.bytes).sum(),
+            frames_on_lines: links.iter().map(|l| l.frames).sum(),
             skipped: self.skipped.clone(),
+            links,
             secrets: Secrets(std::mem::take(&mut self.generated)),
+        }
+    }
+}
+
+impl Run {
+    fn link_counts(&self, i: usize) -> LinkCounts {
+        let lines = self.electronics.line_stats(i);
+        let (host, decoder) = self.electronics.host_link_stats(i).unwrap_or_default();
+        LinkCounts {
+            bytes: lines.iter().map(|s| s.bytes).sum(),
+            frames: lines.iter().map(|s| s.frames).sum(),
+            corrupted_bytes: lines.iter().map(|s| s.corrupted).sum(),
+            lost_frames: lines.iter().map(|s| s.lost).sum(),
+            host_sent: host.frames_sent,
+            host_retransmits: host.retransmits,
+            host_received: host.frames_received,
+            host_corrupt_dropped: decoder.corrupt(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub use action::*;
 pub use expectation::*;
 pub use load::{LoadError, load_file, load_str};
 pub use time::Offset;
+pub use validate::is_label;
 
 use crate::plant::look::Shape;
 use crate::wire::LineConfig;
@@ -28,6 +29,10 @@ pub struct Scenario {
     /// What it proves.
     #[serde(default)]
     pub description: String,
+    /// Labels to select runs by (`sim run --tag slow`, `--exclude-tag hil`): lower-case words
+    /// such as `"security"`, `"power"`, `"slow"`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// Seed of every random choice of the run (overridden by `--seed`).
     #[serde(default)]
     pub seed: u64,

@@ -71,6 +71,14 @@ pub(super) fn check(s: &Scenario) -> Vec<Problem> {
     c.problems
 }
 
+/// Whether `t` is spelt as a scenario's tag may be (`sim run --tag` takes the same words).
+pub fn is_label(t: &str) -> bool {
+    let mut bytes = t.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && t.len() <= 40
+}
+
 fn offset_ok(o: Option<Offset>) -> bool {
     o.is_none_or(|o| o.0 <= MAX_DURATION)
 }
@@ -153,6 +161,16 @@ impl Checker<'_> {
         let s = self.s;
         if s.name.trim().is_empty() {
             self.at("name", "a scenario needs a name");
+        }
+        for (i, t) in s.tags.iter().enumerate() {
+            if !is_label(t) {
+                self.at(
+                    format!("tags[{i}]"),
+                    format!("{t:?} is not a tag: lower-case letters, digits, '-' and '_', starting with a letter or digit"),
+                );
+            } else if s.tags[..i].contains(t) {
+                self.at(format!("tags[{i}]"), format!("the tag {t:?} is given twice"));
+            }
         }
         if let Some(start) = &s.start
             && let Err(e) = start.parse::<jiff::Timestamp>()

@@ -1,7 +1,15 @@
-//! Running many scenarios: loading, filtering and sharding, running side by side on a thread
-//! pool (each run single-threaded and deterministic), and reporting: a results table, JUnit
-//! XML, and per scenario a trace, its camera images and a summary.
+//! Running many scenarios: loading, choosing ([`select`]), running side by side on a thread
+//! pool (each run single-threaded and deterministic, each with a wall-clock limit), and
+//! reporting: a results table, [JUnit XML](junit), an [HTML report](crate::report), and per
+//! scenario under `--out` a trace, its camera images and a summary.
 
+mod junit;
+mod select;
+
+pub use junit::junit;
+pub use select::{NotRun, Selection, Shard, failed_in, select};
+
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -9,9 +17,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant as WallInstant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::run::{BoardPlacer, Operator, Outcome, RunOptions, panic_text, run_scenario};
+use crate::run::{BoardPlacer, LinkCounts, Operator, Outcome, RunOptions, panic_text, run_scenario};
 use crate::scenario::{LoadError, Scenario, load::collect, load_file};
 
 /// What to run and how.
@@ -25,8 +33,21 @@ pub struct SuiteOptions {
     pub out: Option<PathBuf>,
     /// Only scenarios whose name or file contains this.
     pub filter: Option<String>,
-    /// `(k, n)`: only the k-th of n shards (1-based), by position in the sorted list.
-    pub shard: Option<(usize, usize)>,
+    /// Only this part of the run.
+    pub shard: Option<Shard>,
+    /// Only scenarios with one of these tags (none: all).
+    pub tags: Vec<String>,
+    /// No scenario with one of these tags.
+    pub exclude_tags: Vec<String>,
+    /// Only the scenarios of these names (`--rerun-failed`).
+    pub only: Option<BTreeSet<String>>,
+    /// A run still going after this much wall time fails as timed out (none: no limit).
+    pub timeout: Option<Duration>,
+    /// The limit counts from the end of the scenario's simulated time, not its start: a board
+    /// on its own clock makes a run last as long as it simulates.
+    pub timeout_after_duration: bool,
+    /// Test only: the scenario of this name gets stuck (see [`RunOptions::hang`]).
+    pub hang: Option<String>,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
     /// Where boards live, per run (the HIL bridge); `None`: all simulated.
@@ -62,10 +83,16 @@ pub struct CaseResult {
     pub file: PathBuf,
     /// Its name.
     pub name: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// The seed it ran with.
+    pub seed: u64,
     /// What the run found.
     pub outcome: Outcome,
     /// Wall time.
     pub wall: Duration,
+    /// Where its trace, images and summary are (with `--out`).
+    pub dir: Option<PathBuf>,
 }
 
 /// Loads every scenario under `paths`; all load errors are returned together. Two scenarios
@@ -96,24 +123,6 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Scenario)>, Vec<LoadError
     if errors.is_empty() { Ok(ok) } else { Err(errors) }
 }
 
-/// The scenarios the filter and shard select, in order.
-pub fn select(all: Vec<(PathBuf, Scenario)>, opts: &SuiteOptions) -> Vec<(PathBuf, Scenario)> {
-    let filtered: Vec<_> = all
-        .into_iter()
-        .filter(|(f, s)| {
-            opts.filter
-                .as_ref()
-                .is_none_or(|t| s.name.contains(t.as_str()) || f.display().to_string().contains(t.as_str()))
-        })
-        .collect();
-    match opts.shard {
-        Some((k, n)) if n > 0 => {
-            filtered.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, x)| x).collect()
-        }
-        _ => filtered,
-    }
-}
-
 /// A directory name for a scenario.
 pub fn slug(name: &str) -> String {
     let s: String =
@@ -121,21 +130,64 @@ pub fn slug(name: &str) -> String {
     s.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-")
 }
 
+/// A scenario's `summary.json`, as written.
 #[derive(Serialize)]
 struct Summary<'a> {
     scenario: &'a str,
     file: String,
-    seed: Option<u64>,
+    seed: u64,
+    tags: &'a [String],
+    verdict: &'a str,
     passed: bool,
     failures: &'a [String],
+    skipped: &'a [String],
     simulated_s: f64,
     wall_s: f64,
+    links: &'a [LinkCounts],
     events: &'a [String],
+}
+
+/// A scenario's `summary.json`, read back (by `--rerun-failed` and the report).
+#[derive(Clone, Debug, Deserialize)]
+pub struct SummaryIn {
+    /// The scenario's name.
+    pub scenario: String,
+    /// Its file, as given to the run.
+    pub file: String,
+    /// The seed it ran with.
+    #[serde(default)]
+    pub seed: u64,
+    /// Its tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// `pass`, `FAIL` or `SKIP`.
+    pub verdict: String,
+    /// The failures, first first.
+    #[serde(default)]
+    pub failures: Vec<String>,
+    /// Steps not performed (rig mode).
+    #[serde(default)]
+    pub skipped: Vec<String>,
+    /// Simulated seconds.
+    #[serde(default)]
+    pub simulated_s: f64,
+    /// Wall seconds.
+    #[serde(default)]
+    pub wall_s: f64,
+    /// Per automat, what its links carried.
+    #[serde(default)]
+    pub links: Vec<LinkCounts>,
 }
 
 fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions) -> CaseResult {
     let started = WallInstant::now();
-    let mut run_opts = RunOptions { seed: opts.seed, ..Default::default() };
+    let limit = opts.timeout.map(|t| {
+        let own_clock =
+            opts.timeout_after_duration.then(|| scenario.duration.map_or(Duration::ZERO, |d| d.0));
+        started + t + own_clock.unwrap_or_default()
+    });
+    let hang = opts.hang.as_deref() == Some(scenario.name.as_str());
+    let mut run_opts = RunOptions { seed: opts.seed, deadline: limit, hang, ..Default::default() };
     run_opts.boards = opts.boards.as_ref().map(|make| (make.0)());
     run_opts.operator = opts.operators.as_ref().map(|make| (make.0)());
     let mut setup_failure = None;
@@ -160,15 +212,20 @@ fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions) -> CaseResult 
         outcome.failures.insert(0, f);
     }
     let wall = started.elapsed();
+    let seed = opts.seed.unwrap_or(scenario.seed);
     if let Some(dir) = &dir {
         let summary = Summary {
             scenario: &scenario.name,
             file: file.display().to_string(),
-            seed: opts.seed.or(Some(scenario.seed)),
+            seed,
+            tags: &scenario.tags,
+            verdict: verdict(&outcome),
             passed: outcome.passed,
             failures: &outcome.failures,
+            skipped: &outcome.skipped,
             simulated_s: outcome.simulated.as_secs_f64(),
             wall_s: wall.as_secs_f64(),
+            links: &outcome.links,
             events: &outcome.summary,
         };
         let written = File::create(dir.join("summary.json"))
@@ -179,7 +236,15 @@ fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions) -> CaseResult 
             outcome.failures.push(format!("cannot write the summary: {e}"));
         }
     }
-    CaseResult { file: file.to_path_buf(), name: scenario.name.clone(), outcome, wall }
+    CaseResult {
+        file: file.to_path_buf(),
+        name: scenario.name.clone(),
+        tags: scenario.tags.clone(),
+        seed,
+        outcome,
+        wall,
+        dir,
+    }
 }
 
 /// Runs the scenarios side by side; results come back in input order.
@@ -218,8 +283,8 @@ pub fn run(scenarios: &[(PathBuf, Scenario)], opts: &SuiteOptions) -> Vec<CaseRe
     results.into_inner().unwrap_or_default().into_iter().flatten().collect()
 }
 
-/// The results table.
-pub fn table(results: &[CaseResult]) -> String {
+/// The results table, then what was not run and why.
+pub fn table(results: &[CaseResult], not_run: &[NotRun]) -> String {
     let width = results.iter().map(|r| r.name.len()).max().unwrap_or(8).max(8);
     let mut s = format!("{:<width$}  {:>6}  {:>10}  {:>8}\n", "scenario", "result", "simulated", "wall");
     for r in results {
@@ -245,8 +310,96 @@ pub fn table(results: &[CaseResult]) -> String {
     if skipped > 0 {
         s.push_str(&format!(", {skipped} with skipped steps"));
     }
+    if !not_run.is_empty() {
+        s.push_str(&format!(", {} not run", not_run.len()));
+    }
     s.push('\n');
+    for n in not_run {
+        s.push_str(&format!("not run: {} ({})\n", n.name, n.reason));
+    }
     s
+}
+
+/// What a finished run writes besides its table.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reports<'a> {
+    /// JUnit XML.
+    pub junit: Option<&'a Path>,
+    /// The HTML report (built from `--out`).
+    pub html: Option<&'a Path>,
+}
+
+/// Writes the index of `out` (`run.json`: which scenarios this run ran, in order, and which it
+/// left out), then the JUnit XML and the HTML report. Every one is attempted; the errors
+/// come back together, each naming its file.
+pub fn write_reports(
+    results: &[CaseResult],
+    not_run: &[NotRun],
+    out: Option<&Path>,
+    to: Reports<'_>,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    if let Some(out) = out {
+        let index = RunIndex {
+            scenarios: results.iter().map(|r| slug(&r.name)).collect(),
+            not_run: not_run
+                .iter()
+                .map(|n| NotRunIn {
+                    name: n.name.clone(),
+                    file: n.file.display().to_string(),
+                    reason: n.reason.clone(),
+                })
+                .collect(),
+        };
+        let path = out.join("run.json");
+        let written = std::fs::create_dir_all(out)
+            .map_err(|e| e.to_string())
+            .and_then(|()| serde_json::to_vec_pretty(&index).map_err(|e| e.to_string()))
+            .and_then(|bytes| std::fs::write(&path, bytes).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            errors.push(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    if let Some(path) = to.junit
+        && let Err(e) = junit(results, not_run, to.html, path)
+    {
+        errors.push(format!("cannot write {}: {e}", path.display()));
+    }
+    if let Some(path) = to.html {
+        match out {
+            Some(out) => {
+                if let Err(e) = crate::report::write(out, path) {
+                    errors.push(e);
+                }
+            }
+            None => errors.push(format!(
+                "cannot write {}: the report is built from --out, and there is none",
+                path.display()
+            )),
+        }
+    }
+    errors
+}
+
+/// `run.json` in a run's `--out`: what the run ran, in order, and what it left out.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RunIndex {
+    /// The scenarios' directories, in the run's order.
+    pub scenarios: Vec<String>,
+    /// What the run left out, and why.
+    #[serde(default)]
+    pub not_run: Vec<NotRunIn>,
+}
+
+/// A scenario a run left out, as `run.json` keeps it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NotRunIn {
+    /// Its name.
+    pub name: String,
+    /// Its file.
+    pub file: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// `pass`, `FAIL`, or `SKIP` (no failure, but steps that could not be performed: not a pass).
@@ -256,37 +409,4 @@ pub fn verdict(outcome: &Outcome) -> &'static str {
         (false, true) => "SKIP",
         (false, false) => "FAIL",
     }
-}
-
-/// Writes JUnit XML: one test case per scenario; a failure's message is its first unmet
-/// expectation with its simulated time.
-pub fn junit(results: &[CaseResult], path: &Path) -> std::io::Result<()> {
-    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-    let mut report = Report::new("sim");
-    let mut suite = TestSuite::new("scenarios");
-    for r in results {
-        let status = if r.outcome.passed {
-            TestCaseStatus::success()
-        } else if r.outcome.failures.is_empty() {
-            let mut s = TestCaseStatus::skipped();
-            s.set_message(r.outcome.skipped.first().cloned().unwrap_or_default());
-            s.set_description(r.outcome.skipped.join("\n"));
-            s
-        } else {
-            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_message(r.outcome.failures.first().cloned().unwrap_or_default());
-            s.set_description(r.outcome.failures.join("\n"));
-            s
-        };
-        let mut case = TestCase::new(r.name.clone(), status);
-        case.set_classname(r.file.display().to_string());
-        case.set_time(r.wall);
-        suite.add_test_case(case);
-    }
-    report.add_test_suite(suite);
-    let xml = report.to_string().map_err(std::io::Error::other)?;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(path, xml)
 }
