@@ -37,7 +37,7 @@ fn bench_hil(c: &mut Criterion) {
         Err(e) => panic!("{}: {e}", vb.path),
     };
     match hil::probe::probe(&mut port, Some(&KEY), 2_000) {
-        Ok(r) => println!(
+        Ok(r) => eprintln!(
             "PTY round trip over 2,000 pings: p50 {} µs, p99 {} µs",
             r.quantile(0.5).as_micros(),
             r.quantile(0.99).as_micros()
@@ -65,10 +65,11 @@ fn bench_hil(c: &mut Criterion) {
         Ok(all) => all,
         Err(e) => panic!("{} scenarios do not load", e.len()),
     };
-    // The soak (a simulated week, ten minutes over a PTY) is measured in the simulator's bench.
+    // The soak (tagged slow: a simulated week, ten minutes over a PTY) is measured in the
+    // simulator's bench.
     let fits: Vec<_> = all
         .into_iter()
-        .filter(|(p, s)| fitting_automat(&s.automats, 30).is_some() && !p.to_string_lossy().contains("soak_"))
+        .filter(|(_, s)| fitting_automat(&s.automats, 30).is_some() && !s.tags.iter().any(|t| t == "slow"))
         .collect();
     let link = BoardLink {
         port: vb.path.clone(),
@@ -88,7 +89,7 @@ fn bench_hil(c: &mut Criterion) {
     let wall = started.elapsed();
     let simulated: Duration = results.iter().map(|r| r.outcome.simulated).sum();
     let passed = results.iter().filter(|r| r.outcome.passed).count();
-    println!(
+    eprintln!(
         "lockstep suite over a PTY: {passed}/{} passed, {:.0} s simulated in {:.1} s wall = {:.0}× real time",
         results.len(),
         simulated.as_secs_f64(),

@@ -38,9 +38,9 @@ fn bench_sim(c: &mut Criterion) {
     g.bench_function("busy_hour_24_takes_24_returns", |b| {
         b.iter(|| run_scenario(&scenario, RunOptions::default()))
     });
-    // The soak has its own bench below: it would be nine tenths of this one.
+    // The soak (tagged slow) has its own bench below: it would be nine tenths of this one.
     let all: Vec<_> = match suite::load(&[library()]) {
-        Ok(all) => all.into_iter().filter(|(path, _)| !is_soak(path)).collect(),
+        Ok(all) => all.into_iter().filter(|(_, s)| !s.tags.iter().any(|t| t == "slow")).collect(),
         Err(e) => panic!("{} scenarios do not load", e.len()),
     };
     g.bench_function("scenarios_dir_jobs_2", |b| {
@@ -72,10 +72,6 @@ fn bench_sim(c: &mut Criterion) {
 
 fn library() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
-}
-
-fn is_soak(path: &Path) -> bool {
-    path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("soak_"))
 }
 
 fn bench_soak(c: &mut Criterion) {

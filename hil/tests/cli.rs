@@ -166,3 +166,50 @@ fn a_hil_trace_holds_no_code_and_tells_what_the_simulator_does_but_the_line_byte
     let all = sim::diff::diff(&on_sim.join(case), &on_hil.join(case), &[]).expect("both read");
     assert!(!all.same && all.text.contains("bytes"), "{}", all.text);
 }
+
+#[test]
+fn junit_and_the_report_are_written_whatever_the_outcome_misfits_skipped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let happy = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/happy_take_and_return.ron");
+    // A 12-slot board fits no library automat: nothing runs, yet CI gets its JUnit.
+    let junit = dir.path().join("none.xml");
+    let o = hil()
+        .args(["run", "--port", "/dev/null-no-such-port", "--slots", "12", "--junit"])
+        .arg(&junit)
+        .arg(happy)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no scenario fits the board"), "{stderr}");
+    let xml = std::fs::read_to_string(&junit).expect("junit written though nothing ran");
+    assert!(
+        xml.contains("<skipped message=\"not run: no automat with 12 slots, as the board has\"/>"),
+        "{xml}"
+    );
+
+    // A run on the virtual board: properties, and the HTML report beside the traces.
+    let board = Board::start(&[]);
+    let (junit, report) = (dir.path().join("run.xml"), dir.path().join("report.html"));
+    let o = hil()
+        .args(["run", "--port", &board.1, "--junit"])
+        .arg(&junit)
+        .arg("--report")
+        .arg(&report)
+        .arg(happy)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    let xml = std::fs::read_to_string(&junit).expect("junit");
+    assert!(
+        xml.contains("<property name=\"seed\" value=\"1\"/>")
+            && xml.contains("report.html#happy-take-and-return"),
+        "{xml}"
+    );
+    let html = std::fs::read_to_string(&report).expect("report");
+    assert!(
+        html.contains("data-slug=\"happy-take-and-return\"") && html.contains("hil run"),
+        "report of the hil run"
+    );
+    assert!(dir.path().join("report_files/happy-take-and-return/trace.jsonl").exists());
+}

@@ -65,12 +65,19 @@ fn every_scenario_gets_the_same_verdict_in_lockstep_as_in_the_simulator() {
     let vb = board(Clock::Lockstep);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let all = suite::load(&[dir]).expect("scenarios load");
-    // Soaks (a simulated week) are left out: every keepalive of a week crossing a PTY in
-    // lockstep takes ten minutes; the simulator runs them, and `hil run` takes them on a rig.
+    // Scenarios tagged slow (the week's soak) are left out: every keepalive of a week crossing
+    // a PTY in lockstep takes ten minutes; the simulator runs them, and `hil run` takes them on
+    // a rig. Every scenario simulating more than a day must carry the tag.
     let day = std::time::Duration::from_secs(86_400);
-    let (soaks, all): (Vec<_>, Vec<_>) =
-        all.into_iter().partition(|(_, s)| s.duration.is_some_and(|d| d.0 > day));
-    assert!(soaks.iter().all(|(p, _)| p.to_string_lossy().contains("soak_")), "only soaks are left out");
+    let slow = |s: &sim::scenario::Scenario| s.tags.iter().any(|t| t == "slow");
+    let untagged: Vec<_> = all
+        .iter()
+        .filter(|(_, s)| s.duration.is_some_and(|d| d.0 > day) && !slow(s))
+        .map(|(p, _)| p)
+        .collect();
+    assert!(untagged.is_empty(), "longer than a day but not tagged slow: {untagged:?}");
+    let (soaks, all): (Vec<_>, Vec<_>) = all.into_iter().partition(|(_, s)| slow(s));
+    assert!(!soaks.is_empty(), "the library has its soak");
     let fits: Vec<_> =
         all.into_iter().filter(|(_, s)| hil::remote::fitting_automat(&s.automats, 30).is_some()).collect();
     assert!(fits.len() >= 27, "the library's scenarios fit a 30-slot board: {}", fits.len());

@@ -1,35 +1,85 @@
-//! Swarm testing in CI: a fixed set of seeds must break no invariant, and a failing scenario
-//! shrinks to a reproducer that `sim run` replays. `sim swarm` hunts with more seeds.
+//! Swarm testing in CI: fixed seeds must break no invariant, and a failing scenario shrinks
+//! to a reproducer that `sim run` replays. `sim swarm` hunts with more seeds.
+//!
+//! The seeds are trials of a hundred each, named by their range (`swarm::seeds_0400_0499`), so
+//! that `cargo nextest run --partition hash:k/n` spreads them over CI runners like the
+//! scenarios. `SWARM_SEEDS=FROM..TO` sets the range (default `0..500`), `SWARM_BLOCK` the
+//! trial's size.
 
+use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use libtest_mimic::{Arguments, Failed, Trial};
 use sim::run::{RunOptions, run_plain};
 use sim::scenario::{Action, ContractSpec, Offset, Step, load_str};
 use sim::swarm::{self, SwarmOptions, check, generate, shrink, to_ron};
 
 /// Seeds CI runs on every push (`sim swarm --seeds 500` does the same from the command line).
-const CI_SEEDS: u64 = 500;
+const CI_SEEDS: Range<u64> = 0..500;
+/// Seeds per trial.
+const BLOCK: u64 = 100;
 
-#[test]
-fn the_fixed_seeds_break_no_invariant() {
+/// `SWARM_SEEDS` and `SWARM_BLOCK`, or the defaults; a bad value is an error, not a default.
+fn seeds() -> Result<(Range<u64>, u64), String> {
+    let range = match std::env::var("SWARM_SEEDS") {
+        Err(_) => CI_SEEDS,
+        Ok(text) => {
+            let (a, b) =
+                text.split_once("..").ok_or_else(|| format!("SWARM_SEEDS={text:?}: write FROM..TO"))?;
+            let n = |s: &str| {
+                s.trim().parse::<u64>().map_err(|_| format!("SWARM_SEEDS={text:?}: {s:?} is not a number"))
+            };
+            let (a, b) = (n(a)?, n(b)?);
+            if a >= b {
+                return Err(format!("SWARM_SEEDS={text:?}: no seeds in that range"));
+            }
+            a..b
+        }
+    };
+    let block = match std::env::var("SWARM_BLOCK") {
+        Err(_) => BLOCK,
+        Ok(text) => text
+            .parse()
+            .ok()
+            .filter(|b| *b > 0)
+            .ok_or_else(|| format!("SWARM_BLOCK={text:?} is not a positive number"))?,
+    };
+    Ok((range, block))
+}
+
+/// One trial per block of seeds.
+fn seed_trials(range: Range<u64>, block: u64) -> Vec<Trial> {
+    let width = (range.end - 1).to_string().len().max(4);
+    let mut trials = Vec::new();
+    let mut from = range.start;
+    while from < range.end {
+        let to = (from + block).min(range.end);
+        let name = format!("swarm::seeds_{from:0width$}_{:0width$}", to - 1);
+        trials.push(Trial::test(name, move || seed_block(from..to)));
+        from = to;
+    }
+    trials
+}
+
+fn seed_block(seeds: Range<u64>) -> Result<(), Failed> {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("swarm-failures");
-    let report =
-        swarm::run(&SwarmOptions { from: 0, seeds: CI_SEEDS, jobs: 0, out: Some(out), progress: false });
-    println!(
-        "{CI_SEEDS} seeds in {:.1} s ({:.0} seeds/minute)",
-        report.wall.as_secs_f64(),
-        report.seeds_per_minute()
-    );
+    let opts = SwarmOptions {
+        from: seeds.start,
+        seeds: seeds.end - seeds.start,
+        jobs: 1,
+        out: Some(out),
+        progress: false,
+    };
+    let report = swarm::run(&opts);
     let found: Vec<String> = report
         .failures
         .iter()
         .map(|f| format!("seed {}: {:?} (reproducer: {:?})", f.seed, f.failures, f.file))
         .collect();
-    assert!(found.is_empty(), "{found:#?}");
+    if found.is_empty() { Ok(()) } else { Err(found.join("\n").into()) }
 }
 
-#[test]
 fn a_failing_scenario_shrinks_to_a_reproducer_that_replays() {
     let mut scenario = generate(7);
     let steps = scenario.timeline.len();
@@ -63,7 +113,6 @@ fn a_failing_scenario_shrinks_to_a_reproducer_that_replays() {
     assert!(!replay.passed && replay.failures[0].contains("planted"), "{:?}", replay.failures);
 }
 
-#[test]
 fn every_generated_scenario_loads_as_its_reproducer_would() {
     for seed in 0..300 {
         let scenario = generate(seed);
@@ -72,4 +121,21 @@ fn every_generated_scenario_loads_as_its_reproducer_would() {
         let text = to_ron(&scenario, "generated").expect("serialises");
         load_str("generated.ron", &text).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     }
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = match seeds() {
+        Ok((range, block)) => seed_trials(range, block),
+        Err(e) => vec![Trial::test("swarm::seeds", move || Err(e.into()))],
+    };
+    trials.push(Trial::test("shrink::a_failing_scenario_shrinks_to_a_reproducer_that_replays", || {
+        a_failing_scenario_shrinks_to_a_reproducer_that_replays();
+        Ok(())
+    }));
+    trials.push(Trial::test("generate::every_generated_scenario_loads_as_its_reproducer_would", || {
+        every_generated_scenario_loads_as_its_reproducer_would();
+        Ok(())
+    }));
+    libtest_mimic::run(&args, trials).exit();
 }

@@ -26,7 +26,12 @@ body.only-failures .case[data-verdict="pass"] { display: none; }
 const SCRIPT: &str = r#"
 (function () {
   var box = document.getElementById('only-failures');
-  function apply() { document.body.classList.toggle('only-failures', box.checked); }
+  function apply() {
+    document.body.classList.toggle('only-failures', box.checked);
+    var rows = document.querySelectorAll('#summary tr.case'), shown = 0;
+    for (var i = 0; i < rows.length; i++) { if (rows[i].offsetParent !== null) shown++; }
+    document.body.dataset.visibleRows = shown;
+  }
   box.addEventListener('change', apply);
   if (location.hash === '#failures') { box.checked = true; }
   apply();
