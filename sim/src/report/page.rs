@@ -21,6 +21,7 @@ table { border-collapse: collapse; } td, th { padding: 2px 8px; text-align: left
 .shot { display: block; margin: 4px 0; border: 1px solid #999; max-height: 160px; }
 .meta { color: #555; }
 body.only-failures .case[data-verdict="pass"] { display: none; }
+section.case { content-visibility: auto; contain-intrinsic-size: auto 3000px; }
 "#;
 
 const SCRIPT: &str = r#"
@@ -35,6 +36,7 @@ const SCRIPT: &str = r#"
   box.addEventListener('change', apply);
   if (location.hash === '#failures') { box.checked = true; }
   apply();
+  document.body.dataset.parsedMs = Math.round(performance.now());
   window.addEventListener('load', function () {
     var imgs = document.images, ok = 0;
     for (var i = 0; i < imgs.length; i++) { if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; }
