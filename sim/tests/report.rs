@@ -20,8 +20,7 @@ fn chromium() -> PathBuf {
             .map(|d| d.join(name))
             .find(|p| p.is_file())
     });
-    found
-        .unwrap_or_else(|| panic!("no chromium on PATH: scripts/test-all installs Debian's chromium package"))
+    found.expect("no chromium on PATH: scripts/test-all installs Debian's chromium package")
 }
 
 /// Runs headless Chromium on `url` with `args`; its stdout.

@@ -30,6 +30,10 @@ mod record;
 mod rig;
 mod steps;
 pub mod users;
+mod watch;
+
+pub use watch::LinkCounts;
+use watch::Watchdog;
 
 /// Encoder counts per slot of simulated carousels.
 pub const COUNTS_PER_SLOT: u32 = 200;
@@ -99,27 +103,6 @@ pub struct Outcome {
     pub links: Vec<LinkCounts>,
     /// The PINs the controller generated for the run's contracts.
     pub secrets: Secrets,
-}
-
-/// What one automat's four lines carried, and the controller's end of its host link.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct LinkCounts {
-    /// Bytes written on the four lines.
-    pub bytes: u64,
-    /// Frames written on them.
-    pub frames: u64,
-    /// Bytes the lines corrupted.
-    pub corrupted_bytes: u64,
-    /// Frames the lines lost.
-    pub lost_frames: u64,
-    /// Frames the controller sent to the board.
-    pub host_sent: u64,
-    /// Of those, data frames sent again after a timeout.
-    pub host_retransmits: u64,
-    /// Frames the controller received intact.
-    pub host_received: u64,
-    /// Frames the controller dropped as damaged (COBS, length or CRC).
-    pub host_corrupt_dropped: u64,
 }
 
 /// Secrets a run handled, for tests that check no artifact holds one. Never written anywhere:
@@ -236,21 +219,6 @@ pub struct Run {
     asked: Option<String>,
     skipped: Vec<String>,
     watchdog: Watchdog,
-}
-
-/// The wall-clock limit of a run, and the test-only hang.
-#[derive(Debug)]
-struct Watchdog {
-    started: std::time::Instant,
-    deadline: Option<std::time::Instant>,
-    hang: bool,
-}
-
-impl Watchdog {
-    /// Whether the run is stuck on purpose (the test hook) at `now`.
-    fn stuck(&self, now: Instant) -> bool {
-        self.hang && now.as_micros() >= 60_000_000
-    }
 }
 
 impl std::fmt::Debug for Run {
@@ -404,12 +372,8 @@ impl Run {
         if self.finished {
             return false;
         }
-        if self.watchdog.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-            let waited = self.watchdog.started.elapsed().as_secs_f64();
-            self.problems.push(format!(
-                "{}: timed out: still running after {waited:.1} s of wall time (--timeout); the trace ends here",
-                fmt_time(self.now)
-            ));
+        if let Some(failure) = self.watchdog.expired(self.now) {
+            self.problems.push(failure);
             self.finished = true;
             return false;
         }
@@ -593,23 +557,6 @@ impl Run {
             skipped: self.skipped.clone(),
             links,
             secrets: Secrets(std::mem::take(&mut self.generated)),
-        }
-    }
-}
-
-impl Run {
-    fn link_counts(&self, i: usize) -> LinkCounts {
-        let lines = self.electronics.line_stats(i);
-        let (host, decoder) = self.electronics.host_link_stats(i).unwrap_or_default();
-        LinkCounts {
-            bytes: lines.iter().map(|s| s.bytes).sum(),
-            frames: lines.iter().map(|s| s.frames).sum(),
-            corrupted_bytes: lines.iter().map(|s| s.corrupted).sum(),
-            lost_frames: lines.iter().map(|s| s.lost).sum(),
-            host_sent: host.frames_sent,
-            host_retransmits: host.retransmits,
-            host_received: host.frames_received,
-            host_corrupt_dropped: decoder.corrupt(),
         }
     }
 }
