@@ -25,7 +25,7 @@ use hil::virtual_board::{Clock, VirtualBoard, VirtualBoardConfig};
 use sim::board_box::BoardClock;
 use sim::run::BoardPlacer;
 use sim::run::Operator;
-use sim::suite::{self, OperatorFactory, PlacerFactory, SuiteOptions};
+use sim::suite::{self, OperatorFactory, PlacerFactory, SuiteArgs, SuiteOptions};
 use std::sync::Mutex;
 
 /// The pairing key of test rigs and of `hil virtual-board` unless told otherwise.
@@ -262,52 +262,13 @@ struct RunArgs {
     fault: Faults,
     #[command(flatten)]
     board: Board,
-    /// Write JUnit XML here (scenarios the board does not fit are `<skipped>`).
-    #[arg(long)]
-    junit: Option<PathBuf>,
-    /// Write each scenario's trace (with every byte on the line), images and summary here.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Write the HTML report here (built from `--out`; default `--out`: `<report>_files/`).
-    #[arg(long)]
-    report: Option<PathBuf>,
-    /// Only scenarios whose name or file contains this text.
-    #[arg(long)]
-    filter: Option<String>,
-    /// Only scenarios with this tag (repeat for any of several).
-    #[arg(long = "tag")]
-    tags: Vec<String>,
-    /// No scenario with this tag (repeatable; reported as not run).
-    #[arg(long = "exclude-tag")]
-    exclude_tags: Vec<String>,
-    /// A scenario still running after this much wall time fails as timed out, its trace kept;
-    /// on the board's own clock (realtime, rig) counted from the scenario's simulated end.
-    #[arg(long, value_parser = parse_duration, default_value = "10m")]
-    timeout: std::time::Duration,
-}
-
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    sim::scenario::Offset::parse(s).map(|o| o.0)
+    #[command(flatten)]
+    suite: SuiteArgs,
 }
 
 #[allow(clippy::print_stdout)]
 fn run(args: RunArgs) -> ExitCode {
-    let RunArgs {
-        paths,
-        port,
-        plant_port,
-        baud,
-        mode,
-        fault,
-        board,
-        junit,
-        out,
-        report,
-        filter,
-        tags,
-        exclude_tags,
-        timeout,
-    } = args;
+    let RunArgs { paths, port, plant_port, baud, mode, fault, board, suite: flags } = args;
     let all = match suite::load(&paths) {
         Ok(all) => all,
         Err(errors) => {
@@ -343,25 +304,14 @@ fn run(args: RunArgs) -> ExitCode {
         let person = Arc::new(Mutex::new(TerminalOperator::new()));
         OperatorFactory(Arc::new(move || Box::new(SharedOperator(person.clone())) as Box<dyn Operator>))
     });
-    let out = out.or_else(|| {
-        report.as_ref().map(|r| {
-            let stem = r.file_stem().map_or("report".into(), |s| s.to_string_lossy().into_owned());
-            r.with_file_name(format!("{stem}_files"))
-        })
-    });
-    let opts = SuiteOptions {
+    let opts = flags.options(SuiteOptions {
         jobs: 1,
-        out,
-        filter,
-        tags,
-        exclude_tags,
-        timeout: Some(timeout).filter(|t| !t.is_zero()),
         timeout_after_duration: clock == BoardClock::Realtime,
         progress: !rig,
         boards: Some(factory),
         operators,
         ..Default::default()
-    };
+    });
     let mut selection = match suite::select(fits, &opts) {
         Ok(s) => s,
         Err(e) => return fail(2, e),
@@ -378,8 +328,7 @@ fn run(args: RunArgs) -> ExitCode {
     }));
     let results = suite::run(&selection.run, &opts);
     print!("{}", suite::table(&results, &selection.not_run));
-    let reports = suite::Reports { junit: junit.as_deref(), html: report.as_deref() };
-    let errors = suite::write_reports(&results, &selection.not_run, opts.out.as_deref(), reports);
+    let errors = suite::write_reports(&results, &selection.not_run, opts.out.as_deref(), flags.reports());
     for e in &errors {
         eprintln!("error: {e}");
     }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use sim::suite::{self, Reports, Shard, SuiteOptions};
+use sim::suite::{self, Shard, SuiteArgs, SuiteOptions};
 use sim::swarm::{self, SwarmOptions};
 
 #[derive(Parser, Debug)]
@@ -103,48 +103,24 @@ struct RunArgs {
     /// Scenarios run side by side (default: one per core).
     #[arg(long, short, default_value_t = 0)]
     jobs: usize,
-    /// Write JUnit XML here.
-    #[arg(long)]
-    junit: Option<PathBuf>,
-    /// Write each scenario's trace, camera images and summary under this directory.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Write the HTML report here (built from `--out`; default `--out`: `<report>_files/`).
-    #[arg(long)]
-    report: Option<PathBuf>,
     /// Use this seed for every scenario.
     #[arg(long)]
     seed: Option<u64>,
-    /// Only scenarios whose name or file contains this text.
-    #[arg(long)]
-    filter: Option<String>,
     /// Only one part of the run: `hash:k/n` (by name: stable when scenarios come and go) or
     /// `count:k/n` (every n-th by position).
     #[arg(long)]
     shard: Option<Shard>,
-    /// Only scenarios with this tag (repeat for any of several).
-    #[arg(long = "tag")]
-    tags: Vec<String>,
-    /// No scenario with this tag (repeatable; reported as not run).
-    #[arg(long = "exclude-tag")]
-    exclude_tags: Vec<String>,
     /// Run again the scenarios that failed in this `--out` directory of an earlier run.
     #[arg(long)]
     rerun_failed: Option<PathBuf>,
-    /// A scenario still running after this much wall time fails as timed out, its trace
-    /// kept (`"90s"`, `"10m"`; `"0s"`: no limit).
-    #[arg(long, value_parser = parse_duration, default_value = "10m")]
-    timeout: std::time::Duration,
+    #[command(flatten)]
+    suite: SuiteArgs,
     /// Print the scenarios the options select (name, then file), one a line, and exit.
     #[arg(long)]
     list: bool,
     /// Test only: the scenario of this name gets stuck a simulated minute in.
     #[arg(long, hide = true)]
     hang: Option<String>,
-}
-
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    sim::scenario::Offset::parse(s).map(|o| o.0)
 }
 
 fn parse_time(s: &str) -> Result<u64, String> {
@@ -250,21 +226,15 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(all) => all,
         Err(errors) => return report_load_errors(errors),
     };
-    let out = args.out.or_else(|| args.report.as_ref().map(|r| files_beside(r)));
-    let opts = SuiteOptions {
+    let opts = args.suite.options(SuiteOptions {
         jobs: args.jobs,
         seed: args.seed,
-        out,
-        filter: args.filter,
         shard: args.shard,
-        tags: args.tags,
-        exclude_tags: args.exclude_tags,
         only,
-        timeout: Some(args.timeout).filter(|t| !t.is_zero()),
         hang: args.hang,
         progress: true,
         ..SuiteOptions::default()
-    };
+    });
     let selection = match suite::select(all, &opts) {
         Ok(s) => s,
         Err(e) => {
@@ -280,8 +250,8 @@ fn run(args: RunArgs) -> ExitCode {
     }
     let results = suite::run(&selection.run, &opts);
     print!("{}", suite::table(&results, &selection.not_run));
-    let reports = Reports { junit: args.junit.as_deref(), html: args.report.as_deref() };
-    let errors = suite::write_reports(&results, &selection.not_run, opts.out.as_deref(), reports);
+    let errors =
+        suite::write_reports(&results, &selection.not_run, opts.out.as_deref(), args.suite.reports());
     for e in &errors {
         eprintln!("error: {e}");
     }
@@ -293,13 +263,6 @@ fn run(args: RunArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     if results.iter().all(|r| r.outcome.passed) { ExitCode::SUCCESS } else { ExitCode::from(1) }
-}
-
-/// `report.html` → `report_files/` beside it: where a report's run keeps its files when no
-/// `--out` is given.
-fn files_beside(report: &std::path::Path) -> PathBuf {
-    let stem = report.file_stem().map_or("report".into(), |s| s.to_string_lossy().into_owned());
-    report.with_file_name(format!("{stem}_files"))
 }
 
 fn report_load_errors(errors: Vec<sim::scenario::LoadError>) -> ExitCode {

@@ -3,9 +3,11 @@
 //! reporting: a results table, [JUnit XML](junit), an [HTML report](crate::report), and per
 //! scenario under `--out` a trace, its camera images and a summary.
 
+mod args;
 mod junit;
 mod select;
 
+pub use args::{SuiteArgs, files_beside};
 pub use junit::junit;
 pub use select::{NotRun, Selection, Shard, failed_in, select};
 
