@@ -153,7 +153,11 @@ fn a_live_run_streams_the_trace_sim_run_writes() {
     let mut live = Live::start(s, None, dir.path()).expect("starts");
     live.wait();
     assert!(live.error.is_none(), "{:?}", live.error);
-    assert_eq!(live.replay.entries, recorded.entries);
+    // The live run keeps its images; the recorded trace here was written without them.
+    let mut entries = live.replay.entries.clone();
+    assert!(entries.iter().any(|e| e.image.is_some()), "the live run's captures name their images");
+    entries.iter_mut().for_each(|e| e.image = None);
+    assert_eq!(entries, recorded.entries);
     for t in [0, recorded.end() / 3, recorded.end()] {
         assert_eq!(without_files(live.replay.frame(t)), recorded.frame(t));
     }
