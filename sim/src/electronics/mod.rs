@@ -409,7 +409,13 @@ impl Electronics {
                     // timer can fire while the clock stands still. Resend by hand, until the
                     // board counts as lost.
                     resent_at = Some(wall);
-                    self.resend_unacked(now);
+                    for s in &mut self.stations {
+                        if s.lockstep() && s.lock.pending > 0 {
+                            s.ctl_host.resend_unacked();
+                            s.plant_end.resend_unacked();
+                            s.transmit(now);
+                        }
+                    }
                 } else {
                     // Bytes that arrive end the wait early, but they move neither deadline.
                     self.wait(resend.min(give_up));
@@ -427,17 +433,6 @@ impl Electronics {
                         s.lock.lost = Some(why);
                     }
                 }
-            }
-        }
-    }
-
-    /// Resends by hand what lockstep boards have not acknowledged.
-    fn resend_unacked(&mut self, now: Instant) {
-        for s in &mut self.stations {
-            if s.lockstep() && s.lock.pending > 0 {
-                s.ctl_host.resend_unacked();
-                s.plant_end.resend_unacked();
-                s.transmit(now);
             }
         }
     }
