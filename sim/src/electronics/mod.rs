@@ -348,11 +348,7 @@ impl Electronics {
             }
             self.controller_next.store(UNKNOWN, Ordering::Relaxed);
         }
-        // The lockstep wait's wall-clock marks: since when no tick was acknowledged (bytes that
-        // acknowledge nothing, garbage included, never move it), and the last hand resend.
         let mut waiting_since: Option<std::time::Instant> = None;
-        let mut resent_at: Option<std::time::Instant> = None;
-        let mut unacked = u64::MAX;
         // Lockstep boards whose timers are due learn that time moved.
         for s in &mut self.stations {
             if s.lockstep() && s.lock.deadline.is_some_and(|d| d <= now) {
@@ -393,32 +389,19 @@ impl Electronics {
             if !waiting {
                 break;
             }
-            let pending: u64 =
-                self.stations.iter().filter(|s| s.lockstep()).map(|s| u64::from(s.lock.pending)).sum();
-            let wall = std::time::Instant::now();
-            if pending < unacked {
-                // A tick was acknowledged: the board is alive, its deadline starts again.
-                waiting_since = Some(wall);
+            let give_up = *waiting_since.get_or_insert_with(std::time::Instant::now) + LOCKSTEP_ACK_TIMEOUT;
+            if self.wait(std::time::Instant::now() + LOCKSTEP_RESEND) {
+                continue;
             }
-            unacked = pending;
-            let give_up = *waiting_since.get_or_insert(wall) + LOCKSTEP_ACK_TIMEOUT;
-            let resend = *resent_at.get_or_insert(wall) + LOCKSTEP_RESEND;
-            if wall < give_up {
-                if wall >= resend {
-                    // No acknowledgement for a while: a frame was lost, and no retransmission
-                    // timer can fire while the clock stands still. Resend by hand, until the
-                    // board counts as lost.
-                    resent_at = Some(wall);
-                    for s in &mut self.stations {
-                        if s.lockstep() && s.lock.pending > 0 {
-                            s.ctl_host.resend_unacked();
-                            s.plant_end.resend_unacked();
-                            s.transmit(now);
-                        }
+            // Nothing for a while: a frame was lost, and no retransmission timer can fire while
+            // the clock stands still. Resend by hand, until the board counts as lost.
+            if std::time::Instant::now() < give_up {
+                for s in &mut self.stations {
+                    if s.lockstep() && s.lock.pending > 0 {
+                        s.ctl_host.resend_unacked();
+                        s.plant_end.resend_unacked();
+                        s.transmit(now);
                     }
-                } else {
-                    // Bytes that arrive end the wait early, but they move neither deadline.
-                    self.wait(resend.min(give_up));
                 }
                 continue;
             }
