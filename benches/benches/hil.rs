@@ -69,7 +69,7 @@ fn bench_hil(c: &mut Criterion) {
     // simulator's bench.
     let fits: Vec<_> = all
         .into_iter()
-        .filter(|(_, s)| fitting_automat(&s.automats, 30).is_some() && !s.tags.iter().any(|t| t == "slow"))
+        .filter(|(_, s)| fitting_automat(&s.automats, 30).is_some() && !s.has_tag("slow"))
         .collect();
     let link = BoardLink {
         port: vb.path.clone(),

@@ -40,7 +40,7 @@ fn bench_sim(c: &mut Criterion) {
     });
     // The soak (tagged slow) has its own bench below: it would be nine tenths of this one.
     let all: Vec<_> = match suite::load(&[library()]) {
-        Ok(all) => all.into_iter().filter(|(_, s)| !s.tags.iter().any(|t| t == "slow")).collect(),
+        Ok(all) => all.into_iter().filter(|(_, s)| !s.has_tag("slow")).collect(),
         Err(e) => panic!("{} scenarios do not load", e.len()),
     };
     g.bench_function("scenarios_dir_jobs_2", |b| {

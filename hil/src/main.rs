@@ -284,8 +284,6 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let rig = mode == Mode::Rig;
     let slots = board.slots;
-    let (fits, misfits): (Vec<_>, Vec<_>) =
-        all.into_iter().partition(|(_, s)| fitting_automat(&s.automats, slots).is_some());
     let link = BoardLink {
         port,
         baud,
@@ -312,15 +310,16 @@ fn run(args: RunArgs) -> ExitCode {
         operators,
         ..Default::default()
     });
-    let mut selection = match suite::select(fits, &opts) {
+    // The board fits some scenarios only: the rest are left out like a tag leaves them out, after
+    // the same selection (so a tag is known by every loaded scenario, fitting or not).
+    let mut selection = match suite::select(all, &opts) {
         Ok(s) => s,
         Err(e) => return fail(2, e),
     };
     let reason = format!("no automat with {slots} slots, as the board has");
-    let misfits =
-        suite::select(misfits, &SuiteOptions { tags: Vec::new(), exclude_tags: Vec::new(), ..opts.clone() })
-            .map(|s| s.run)
-            .unwrap_or_default();
+    let (fits, misfits): (Vec<_>, Vec<_>) =
+        selection.run.into_iter().partition(|(_, s)| fitting_automat(&s.automats, slots).is_some());
+    selection.run = fits;
     selection.not_run.extend(misfits.into_iter().map(|(file, s)| suite::NotRun {
         file,
         name: s.name,

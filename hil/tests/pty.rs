@@ -69,7 +69,7 @@ fn every_scenario_gets_the_same_verdict_in_lockstep_as_in_the_simulator() {
     // a PTY in lockstep takes ten minutes; the simulator runs them, and `hil run` takes them on
     // a rig. Every scenario simulating more than a day must carry the tag.
     let day = std::time::Duration::from_secs(86_400);
-    let slow = |s: &sim::scenario::Scenario| s.tags.iter().any(|t| t == "slow");
+    let slow = |s: &sim::scenario::Scenario| s.has_tag("slow");
     let untagged: Vec<_> = all
         .iter()
         .filter(|(_, s)| s.duration.is_some_and(|d| d.0 > day) && !slow(s))

@@ -10,7 +10,7 @@ mod page;
 use std::path::{Path, PathBuf};
 
 use crate::replay::{Entry, Kind, Replay};
-use crate::suite::{RunIndex, SummaryIn};
+use crate::suite::{NotRun, RunIndex, Summary, read_summary};
 
 /// Timeline entries shown per scenario; the rest are counted and left to the trace.
 pub const TIMELINE_LIMIT: usize = 3000;
@@ -21,7 +21,7 @@ pub struct Case {
     /// Its directory under `--out` (the section's anchor).
     pub slug: String,
     /// Its summary, or why it could not be read.
-    pub summary: Result<SummaryIn, String>,
+    pub summary: Result<Summary, String>,
     /// Its trace read back, or why it could not be.
     pub trace: Result<Replay, String>,
 }
@@ -61,43 +61,20 @@ pub struct RunData {
     /// The scenarios, in the run's order.
     pub cases: Vec<Case>,
     /// What the run left out, and why.
-    pub not_run: Vec<crate::suite::NotRunIn>,
+    pub not_run: Vec<NotRun>,
 }
 
 /// Reads a run's `--out`: the scenarios `run.json` lists, or without one every directory that
 /// holds a `summary.json`, sorted. An error only when there is no run there at all; a
 /// scenario whose files cannot be read is shown with the reason.
 pub fn load(out: &Path) -> Result<RunData, String> {
-    let index_path = out.join("run.json");
-    let index: RunIndex = match std::fs::read_to_string(&index_path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", index_path.display()))?,
-        Err(_) => {
-            let entries = std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))?;
-            let mut slugs: Vec<String> = entries
-                .flatten()
-                .filter(|e| e.path().join("summary.json").is_file())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            slugs.sort();
-            RunIndex { scenarios: slugs, not_run: Vec::new() }
-        }
-    };
-    if index.scenarios.is_empty() && index.not_run.is_empty() {
-        return Err(format!(
-            "{}: no run.json and no scenario's summary.json: not the --out of a run",
-            out.display()
-        ));
-    }
+    let index = RunIndex::read(out)?;
     let cases = index
         .scenarios
         .into_iter()
         .map(|slug| {
             let dir = out.join(&slug);
-            let summary_path = dir.join("summary.json");
-            let summary = std::fs::read_to_string(&summary_path)
-                .map_err(|e| e.to_string())
-                .and_then(|t| serde_json::from_str::<SummaryIn>(&t).map_err(|e| e.to_string()))
-                .map_err(|e| format!("{}: {e}", summary_path.display()));
+            let summary = read_summary(&dir);
             let trace = Replay::load(&dir.join("trace.jsonl")).map_err(|e| e.to_string());
             Case { slug, summary, trace }
         })
@@ -123,12 +100,13 @@ pub fn write(out: &Path, to: &Path) -> Result<(), String> {
 
 /// Where the page finds an image: relative to the report's directory. `None` for a path the
 /// trace gave that leaves its directory (a report trusts no trace) or that is not there.
-fn image_src(image: &Path, trace_dir: &Path, report_dir: &Path) -> Option<String> {
+/// `canonical` is `trace_dir` canonicalized (once per scenario, not per image).
+fn image_src(image: &Path, trace_dir: &Path, canonical: &Path, report_dir: &Path) -> Option<String> {
     let inside = image.strip_prefix(trace_dir).ok()?;
     if !inside.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
         return None;
     }
-    let abs = trace_dir.canonicalize().ok()?.join(inside);
+    let abs = canonical.join(inside);
     if !abs.is_file() {
         return None;
     }

@@ -5,7 +5,6 @@ use std::path::Path;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::{Case, RunData, TIMELINE_LIMIT, image_src};
-use crate::replay::Kind;
 
 const STYLE: &str = r#"
 body { font: 14px/1.4 system-ui, sans-serif; margin: 0 2em 4em; color: #222; }
@@ -71,7 +70,7 @@ pub(super) fn render(run: &RunData, report_dir: &Path) -> Markup {
                 @if !run.not_run.is_empty() {
                     h3 { "Not run" }
                     ul #not-run {
-                        @for n in &run.not_run { li { (n.name) " (" (n.file) "): " (n.reason) } }
+                        @for n in &run.not_run { li { (n.name) " (" (n.file.display()) "): " (n.reason) } }
                     }
                 }
                 @for case in &run.cases { (section(case, run, report_dir)) }
@@ -111,6 +110,8 @@ fn first_failure(c: &Case) -> String {
 
 fn section(c: &Case, run: &RunData, report_dir: &Path) -> Markup {
     let trace_dir = run.out.join(&c.slug);
+    let canonical = trace_dir.canonicalize().ok();
+    let src = |image: &Path| image_src(image, &trace_dir, canonical.as_deref()?, report_dir);
     let timeline = c.timeline();
     let shown = &timeline[..timeline.len().min(TIMELINE_LIMIT)];
     html! {
@@ -158,10 +159,9 @@ fn section(c: &Case, run: &RunData, report_dir: &Path) -> Markup {
                                 td { (e.automat.map(|a| format!("automat {a}")).unwrap_or_default()) }
                                 td {
                                     (e.text)
-                                    @if e.kind == Kind::Capture {
-                                        @if let Some(src) = e.image.as_deref().and_then(|i| image_src(i, &trace_dir, report_dir)) {
-                                            img.shot src=(src) alt=(e.text);
-                                        }
+                                    // Only captures name an image.
+                                    @if let Some(src) = e.image.as_deref().and_then(src) {
+                                        img.shot src=(src) alt=(e.text);
                                     }
                                 }
                             }
@@ -177,7 +177,7 @@ fn section(c: &Case, run: &RunData, report_dir: &Path) -> Markup {
     }
 }
 
-fn links(s: &crate::suite::SummaryIn) -> Markup {
+fn links(s: &crate::suite::Summary) -> Markup {
     html! {
         @if !s.links.is_empty() {
             h3 { "Links" }

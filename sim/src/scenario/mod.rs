@@ -83,6 +83,13 @@ pub struct Scenario {
     pub improvise: bool,
 }
 
+impl Scenario {
+    /// Whether it carries the tag `tag`.
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t == tag)
+    }
+}
+
 /// What a run's trace leaves out: periodic link traffic that would fill a long soak's trace
 /// with the same line. The run simulates it all the same; the trace's header lists what it
 /// leaves out.

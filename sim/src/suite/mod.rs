@@ -132,26 +132,10 @@ pub fn slug(name: &str) -> String {
     s.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-")
 }
 
-/// A scenario's `summary.json`, as written.
-#[derive(Serialize)]
-struct Summary<'a> {
-    scenario: &'a str,
-    file: String,
-    seed: u64,
-    tags: &'a [String],
-    verdict: &'a str,
-    passed: bool,
-    failures: &'a [String],
-    skipped: &'a [String],
-    simulated_s: f64,
-    wall_s: f64,
-    links: &'a [LinkCounts],
-    events: &'a [String],
-}
-
-/// A scenario's `summary.json`, read back (by `--rerun-failed` and the report).
-#[derive(Clone, Debug, Deserialize)]
-pub struct SummaryIn {
+/// A scenario's `summary.json`: written by each run under `--out`, read back by
+/// `--rerun-failed` and the HTML report.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Summary {
     /// The scenario's name.
     pub scenario: String,
     /// Its file, as given to the run.
@@ -162,8 +146,11 @@ pub struct SummaryIn {
     /// Its tags.
     #[serde(default)]
     pub tags: Vec<String>,
-    /// `pass`, `FAIL` or `SKIP`.
+    /// `pass`, `FAIL` or `SKIP` ([`verdict`]).
     pub verdict: String,
+    /// Passed.
+    #[serde(default)]
+    pub passed: bool,
     /// The failures, first first.
     #[serde(default)]
     pub failures: Vec<String>,
@@ -179,6 +166,28 @@ pub struct SummaryIn {
     /// Per automat, what its links carried.
     #[serde(default)]
     pub links: Vec<LinkCounts>,
+    /// The event summary (as in the snapshots).
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+/// Reads the `summary.json` in a scenario's directory under `--out`.
+pub fn read_summary(dir: &Path) -> Result<Summary, String> {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: not a run's summary: {e}", path.display()))
+}
+
+/// The directories under `out` that hold a `summary.json`, sorted by name.
+pub fn summary_dirs(out: &Path) -> Result<Vec<String>, String> {
+    let entries = std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut slugs: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.path().join("summary.json").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    slugs.sort();
+    Ok(slugs)
 }
 
 fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions) -> CaseResult {
@@ -217,18 +226,18 @@ fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions) -> CaseResult 
     let seed = opts.seed.unwrap_or(scenario.seed);
     if let Some(dir) = &dir {
         let summary = Summary {
-            scenario: &scenario.name,
+            scenario: scenario.name.clone(),
             file: file.display().to_string(),
             seed,
-            tags: &scenario.tags,
-            verdict: verdict(&outcome),
+            tags: scenario.tags.clone(),
+            verdict: verdict(&outcome).to_string(),
             passed: outcome.passed,
-            failures: &outcome.failures,
-            skipped: &outcome.skipped,
+            failures: outcome.failures.clone(),
+            skipped: outcome.skipped.clone(),
             simulated_s: outcome.simulated.as_secs_f64(),
             wall_s: wall.as_secs_f64(),
-            links: &outcome.links,
-            events: &outcome.summary,
+            links: outcome.links.clone(),
+            events: outcome.summary.clone(),
         };
         let written = File::create(dir.join("summary.json"))
             .map_err(|e| e.to_string())
@@ -344,14 +353,7 @@ pub fn write_reports(
     if let Some(out) = out {
         let index = RunIndex {
             scenarios: results.iter().map(|r| slug(&r.name)).collect(),
-            not_run: not_run
-                .iter()
-                .map(|n| NotRunIn {
-                    name: n.name.clone(),
-                    file: n.file.display().to_string(),
-                    reason: n.reason.clone(),
-                })
-                .collect(),
+            not_run: not_run.to_vec(),
         };
         let path = out.join("run.json");
         let written = std::fs::create_dir_all(out)
@@ -390,18 +392,26 @@ pub struct RunIndex {
     pub scenarios: Vec<String>,
     /// What the run left out, and why.
     #[serde(default)]
-    pub not_run: Vec<NotRunIn>,
+    pub not_run: Vec<NotRun>,
 }
 
-/// A scenario a run left out, as `run.json` keeps it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct NotRunIn {
-    /// Its name.
-    pub name: String,
-    /// Its file.
-    pub file: String,
-    /// Why.
-    pub reason: String,
+impl RunIndex {
+    /// The index of the run in `out`: its `run.json`, or without one every directory holding a
+    /// `summary.json`, sorted. An error when there is no run there at all.
+    pub fn read(out: &Path) -> Result<RunIndex, String> {
+        let path = out.join("run.json");
+        let index = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?,
+            Err(_) => RunIndex { scenarios: summary_dirs(out)?, not_run: Vec::new() },
+        };
+        if index.scenarios.is_empty() && index.not_run.is_empty() {
+            return Err(format!(
+                "{}: no run.json and no scenario's summary.json: not the --out of a run",
+                out.display()
+            ));
+        }
+        Ok(index)
+    }
 }
 
 /// `pass`, `FAIL`, or `SKIP` (no failure, but steps that could not be performed: not a pass).

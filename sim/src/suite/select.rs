@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::{SuiteOptions, slug};
+use super::{SuiteOptions, read_summary, slug, summary_dirs};
 use crate::scenario::{Scenario, is_label};
 
 /// One part of a run split across machines, `k` of `n` (1-based).
@@ -54,8 +54,8 @@ impl Shard {
     }
 }
 
-/// A scenario a run leaves out, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A scenario a run leaves out, and why (as `run.json` keeps it, too).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NotRun {
     /// Its file.
     pub file: PathBuf,
@@ -137,32 +137,23 @@ fn unknown_tag(flag: &str, t: &str, known: &BTreeSet<&str>) -> String {
 /// The scenarios that failed in a run's `--out` directory: `(file, name)` from each
 /// `summary.json` whose verdict is FAIL. An error when the directory holds no run.
 pub fn failed_in(out: &Path) -> Result<Vec<(PathBuf, String)>, String> {
-    let entries = std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let mut summaries = 0;
+    let dirs = summary_dirs(out)?;
+    if dirs.is_empty() {
+        return Err(format!("{}: no summary.json in any directory: not the --out of a run", out.display()));
+    }
     let mut failed = Vec::new();
-    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
-    dirs.sort();
     for dir in dirs {
-        let path = dir.join("summary.json");
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
-        let s: super::SummaryIn = serde_json::from_str(&text)
-            .map_err(|e| format!("{}: not a run's summary: {e}", path.display()))?;
-        summaries += 1;
+        let s = read_summary(&out.join(&dir))?;
         if s.verdict == "FAIL" {
-            if slug(&s.scenario)
-                != dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-            {
+            if slug(&s.scenario) != dir {
                 return Err(format!(
                     "{}: the summary of {:?} is in another scenario's directory",
-                    path.display(),
+                    out.join(&dir).join("summary.json").display(),
                     s.scenario
                 ));
             }
             failed.push((PathBuf::from(s.file), s.scenario));
         }
-    }
-    if summaries == 0 {
-        return Err(format!("{}: no summary.json in any directory: not the --out of a run", out.display()));
     }
     Ok(failed)
 }
