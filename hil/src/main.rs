@@ -5,7 +5,7 @@
 //! hil probe --port P [--baud B] [--key HEX] [--pings N]
 //! hil run --port P [--baud B] [--mode lockstep|realtime|rig] [--fault SPEC] [--junit F] [--out D]
 //!         [--report HTML] [--tag T] [--exclude-tag T] [--timeout 10m] <scenarios>...
-//! hil sniff --port P [--baud B] [--count N] [--seconds S]
+//! hil sniff --port P [--baud B] [--from board|host] [--count N] [--seconds S]
 //! hil virtual-board [--port P] [--mode lockstep|realtime] [--key HEX] [--board-id N] [--slots N]
 //! ```
 //! Exit codes: 0 success, 1 a scenario failed (or the board did not answer), 2 bad input.
@@ -19,6 +19,7 @@ use clap::{Parser, Subcommand};
 use firmware_proto::auth::PairingKey;
 use hil::faults::Faults;
 use hil::port::Port;
+use hil::probe::Sender;
 use hil::remote::{BoardLink, Placer, fitting_automat};
 use hil::rig::{SharedOperator, TerminalOperator};
 use hil::virtual_board::{Clock, VirtualBoard, VirtualBoardConfig};
@@ -88,6 +89,9 @@ enum Command {
         /// Stop after this many seconds.
         #[arg(long)]
         seconds: Option<f64>,
+        /// Who is on the other end of the port, sending what is read: it names the messages.
+        #[arg(long, value_enum, default_value_t = Sender::Board)]
+        from: Sender,
     },
     /// Run the reference board firmware on a new PTY (its path is printed) or on a port.
     VirtualBoard {
@@ -187,14 +191,14 @@ fn main() -> ExitCode {
                 Err(e) => fail(1, format!("{port}: {e}")),
             }
         }
-        Command::Sniff { port, baud, count, seconds } => {
+        Command::Sniff { port, baud, count, seconds, from } => {
             let mut p = match Port::open(&port, baud) {
                 Ok(p) => p,
                 Err(e) => return fail(2, format!("{port}: {e}")),
             };
             let until =
                 seconds.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s.max(0.0)));
-            match hil::probe::sniff(&mut p, count, until, |line| println!("{line}")) {
+            match hil::probe::sniff(&mut p, from, count, until, |line| println!("{line}")) {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(e) => fail(1, format!("{port}: {e}")),
             }

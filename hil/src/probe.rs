@@ -169,26 +169,39 @@ pub fn probe(port: &mut Port, key: Option<&PairingKey>, pings: usize) -> Result<
     Ok(report)
 }
 
-fn describe<A: Message + std::fmt::Debug, B: Message + std::fmt::Debug>(payload: &[u8]) -> String {
-    match (decode::<A>(payload), decode::<B>(payload)) {
-        (Ok(Decoded::Known(a)), _) => format!("{a:?}"),
-        (_, Ok(Decoded::Known(b))) => format!("{b:?}"),
-        _ => format!("unknown kind {}", payload.first().copied().unwrap_or(0)),
+/// Who sends what a sniffer reads: frames carry no direction, so a message kind is named by
+/// the sender's message set (the board's `Booted` and the host's `Home` share a kind byte).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sender {
+    /// The board: host frames are `BoardToHost`, plant frames `BoardToPlant`.
+    #[default]
+    Board,
+    /// The host and plant side (a sniffer on the harness's end of the line).
+    Host,
+}
+
+/// The message a frame's payload carries, named as the trace names it (`Kind { fields }`).
+pub fn describe(sender: Sender, channel: Channel, payload: &[u8]) -> String {
+    fn named<M: Message + std::fmt::Debug>(payload: &[u8]) -> String {
+        match decode::<M>(payload) {
+            Ok(Decoded::Known(m)) => format!("{m:?}"),
+            Ok(Decoded::Unknown { kind }) => format!("unknown kind {kind}"),
+            Err(e) => format!("undecodable: {e}"),
+        }
+    }
+    match (sender, channel) {
+        (Sender::Board, Channel::Host) => named::<BoardToHost>(payload),
+        (Sender::Board, Channel::Plant) => named::<BoardToPlant>(payload),
+        (Sender::Host, Channel::Host) => named::<HostToBoard>(payload),
+        (Sender::Host, Channel::Plant) => named::<PlantToBoard>(payload),
     }
 }
 
 /// One frame as `hil sniff` prints it.
-pub fn frame_line(at: Duration, raw: &firmware_proto::frame::Frame<'_>) -> String {
+pub fn frame_line(at: Duration, sender: Sender, raw: &firmware_proto::frame::Frame<'_>) -> String {
     let h = &raw.header;
     let kind = if h.flags.contains(Flags::DATA) { "DATA" } else { "ack " };
-    let what = if raw.payload.is_empty() {
-        String::new()
-    } else {
-        match h.channel {
-            Channel::Host => describe::<HostToBoard, BoardToHost>(raw.payload),
-            Channel::Plant => describe::<PlantToBoard, BoardToPlant>(raw.payload),
-        }
-    };
+    let what = if raw.payload.is_empty() { String::new() } else { describe(sender, h.channel, raw.payload) };
     let channel = if h.channel == Channel::Host { "host " } else { "plant" };
     format!(
         "{:>12.6} {channel} {kind} stream {:02x} seq {:>5} ack {:02x}:{:<5} {what}",
@@ -200,9 +213,10 @@ pub fn frame_line(at: Duration, raw: &firmware_proto::frame::Frame<'_>) -> Strin
     )
 }
 
-/// Reads a line and prints every frame decoded, until `count` frames (if given) or `until`.
+/// Reads a line and prints every frame decoded (sent by `sender`), until `count` frames (if given) or `until`.
 pub fn sniff(
     port: &mut Port,
+    sender: Sender,
     count: Option<usize>,
     until: Option<WallInstant>,
     mut print: impl FnMut(String),
@@ -224,7 +238,7 @@ pub fn sniff(
             match result {
                 Ok(frame) => {
                     seen += 1;
-                    print(frame_line(started.elapsed(), &frame));
+                    print(frame_line(started.elapsed(), sender, &frame));
                 }
                 Err(e) => print(format!("{:>12.6} dropped: {e}", started.elapsed().as_secs_f64())),
             }

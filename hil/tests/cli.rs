@@ -83,6 +83,22 @@ fn sniff_decodes_the_frames_a_board_sends() {
 }
 
 #[test]
+fn sniff_names_a_board_s_boot_frames_as_the_trace_does() {
+    // A lockstep board sends its boot frames and then waits for the harness's clock.
+    let board = Board::start(&[]);
+    let out =
+        hil().args(["sniff", "--port", &board.1, "--count", "3", "--seconds", "5"]).output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // The message is the last column, after the ack field.
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once(" ack ").and_then(|(_, rest)| rest.split_whitespace().nth(1)))
+        .collect();
+    assert_eq!(names, ["Booted", "LockCoil", "ReadSensors"], "{text}");
+}
+
+#[test]
 fn bad_flags_and_missing_ports_exit_2_with_the_reason() {
     let out =
         hil().args(["run", "--port", "/dev/null", "--fault", "drop=2", "x.ron"]).output().expect("runs");

@@ -30,8 +30,10 @@ use crate::board_box::{self, BoardBox, BoardClock, BoxIo, LocalBoard};
 use crate::trace::{Link, LinkMessage, LinkNote};
 use crate::wire::{LineConfig, LineStats};
 
+mod stall;
 mod station;
 
+use stall::{Seen, Stall};
 use station::{Lockstep, Station};
 
 /// `controller_next`: not known, ask the controller.
@@ -348,7 +350,7 @@ impl Electronics {
             }
             self.controller_next.store(UNKNOWN, Ordering::Relaxed);
         }
-        let mut waiting_since: Option<std::time::Instant> = None;
+        let mut stall: Option<Stall> = None;
         // Lockstep boards whose timers are due learn that time moved.
         for s in &mut self.stations {
             if s.lockstep() && s.lock.deadline.is_some_and(|d| d <= now) {
@@ -371,50 +373,63 @@ impl Electronics {
                     break;
                 }
             }
-            // Lockstep: a tick after what was sent, then wait until every tick is answered.
-            let mut waiting = false;
-            for s in &mut self.stations {
-                if !s.lockstep() {
-                    continue;
-                }
-                if s.lock.dirty {
-                    s.lock.dirty = false;
-                    let _ = s.plant_end.send_message(&PlantToBoard::ClockTick { now_us: now.as_micros() });
-                    s.lock.sent = Some(now);
-                    s.lock.pending += 1;
-                    s.transmit(now);
-                }
-                waiting |= s.lock.pending > 0;
-            }
-            if !waiting {
+            if !self.tick_lockstep(now) {
                 break;
             }
-            let give_up = *waiting_since.get_or_insert_with(std::time::Instant::now) + LOCKSTEP_ACK_TIMEOUT;
-            if self.wait(std::time::Instant::now() + LOCKSTEP_RESEND) {
+            self.wait_lockstep(now, &mut stall, out);
+        }
+    }
+
+    /// Lockstep: a tick after what was sent; whether any board has ticks to answer.
+    fn tick_lockstep(&mut self, now: Instant) -> bool {
+        let mut waiting = false;
+        for s in &mut self.stations {
+            if !s.lockstep() {
                 continue;
             }
-            // Nothing for a while: a frame was lost, and no retransmission timer can fire while
-            // the clock stands still. Resend by hand, until the board counts as lost.
-            if std::time::Instant::now() < give_up {
-                for s in &mut self.stations {
-                    if s.lockstep() && s.lock.pending > 0 {
-                        s.ctl_host.resend_unacked();
-                        s.plant_end.resend_unacked();
-                        s.transmit(now);
-                    }
+            if s.lock.dirty {
+                s.lock.dirty = false;
+                let _ = s.plant_end.send_message(&PlantToBoard::ClockTick { now_us: now.as_micros() });
+                s.lock.sent = Some(now);
+                s.lock.pending += 1;
+                s.transmit(now);
+            }
+            waiting |= s.lock.pending > 0;
+        }
+        waiting
+    }
+
+    /// Waits a moment for the lockstep boards' answers. Silence means a frame was lost, and no
+    /// retransmission timer can fire while the clock stands still: what is unacknowledged goes
+    /// again by hand. A board that acknowledges no tick for [`LOCKSTEP_ACK_TIMEOUT`] of wall
+    /// time, whatever else it sends, counts as lost, with what arrived meanwhile in the verdict.
+    fn wait_lockstep(&mut self, now: Instant, stall: &mut Option<Stall>, out: &mut Vec<Outgoing>) {
+        let acks = self.stations.iter().map(|s| s.lock.acks).sum::<u64>();
+        if stall.as_ref().is_none_or(|st| st.acks != acks) {
+            *stall = Some(Stall::new(&self.stations, acks));
+        }
+        let arrived = self.wait(std::time::Instant::now() + LOCKSTEP_RESEND);
+        let Some(stall) = stall.as_ref() else { return };
+        if stall.since.elapsed() >= LOCKSTEP_ACK_TIMEOUT {
+            for (i, s) in self.stations.iter_mut().enumerate() {
+                if s.lockstep() && s.lock.pending > 0 {
+                    let why = format!(
+                        "the board did not acknowledge the clock within {} s of wall time: {}",
+                        LOCKSTEP_ACK_TIMEOUT.as_secs(),
+                        Seen::of(s).since(&stall.seen[i])
+                    );
+                    out.push(Outgoing::BoardLost(i, why.clone()));
+                    s.lock.lost = Some(why);
                 }
-                continue;
             }
-            {
-                for (i, s) in self.stations.iter_mut().enumerate() {
-                    if s.lockstep() && s.lock.pending > 0 {
-                        let why = format!(
-                            "the board did not acknowledge the clock within {} s",
-                            LOCKSTEP_ACK_TIMEOUT.as_secs()
-                        );
-                        out.push(Outgoing::BoardLost(i, why.clone()));
-                        s.lock.lost = Some(why);
-                    }
+            return;
+        }
+        if !arrived {
+            for s in &mut self.stations {
+                if s.lockstep() && s.lock.pending > 0 {
+                    s.ctl_host.resend_unacked();
+                    s.plant_end.resend_unacked();
+                    s.transmit(now);
                 }
             }
         }

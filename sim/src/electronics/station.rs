@@ -46,6 +46,8 @@ pub(super) struct Lockstep {
     pub(super) sent: Option<Instant>,
     /// Ticks and jumps not acknowledged yet.
     pub(super) pending: u32,
+    /// Clock acknowledgements received, ever (kept across power cuts).
+    pub(super) acks: u64,
     /// Messages went to the board since the last tick was sent: tick again and wait, so that
     /// what they cause comes back before time moves on.
     pub(super) dirty: bool,
@@ -133,7 +135,12 @@ impl Station {
         let stream = 0x80u8.wrapping_add(self.boots.wrapping_mul(16)) ^ self.board.stream_salt();
         self.plant_end = Link::new(link_cfg(Channel::Plant, stream.wrapping_add(7)), now);
         self.ctl_host = Link::new(link_cfg(Channel::Host, stream.wrapping_add(3)), now);
-        self.lock = Lockstep { powered: true, lost: self.lock.lost.take(), ..Lockstep::default() };
+        self.lock = Lockstep {
+            powered: true,
+            lost: self.lock.lost.take(),
+            acks: self.lock.acks,
+            ..Lockstep::default()
+        };
         self.touch();
     }
 
@@ -214,6 +221,7 @@ impl Station {
                 match m {
                     BoardToPlant::ClockAck { next_deadline_us, .. } => {
                         self.lock.pending = self.lock.pending.saturating_sub(1);
+                        self.lock.acks += 1;
                         self.lock.deadline = next_deadline_us.map(Instant::from_micros);
                     }
                     m => out.push(Outgoing::Plant(i, m)),
