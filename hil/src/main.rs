@@ -4,7 +4,7 @@
 //! hil ports
 //! hil probe --port P [--baud B] [--key HEX] [--pings N]
 //! hil run --port P [--baud B] [--mode lockstep|realtime|rig] [--fault SPEC] [--junit F] [--out D]
-//!         [--report HTML] [--tag T] [--exclude-tag T] [--timeout 10m] <scenarios>...
+//!         [--report HTML] [--tag T] [--exclude-tag T] [--timeout 10m] [--retries N] <scenarios>...
 //! hil sniff --port P [--baud B] [--from board|host] [--count N] [--seconds S]
 //! hil virtual-board [--port P] [--mode lockstep|realtime] [--key HEX] [--board-id N] [--slots N]
 //! ```
@@ -264,6 +264,10 @@ struct RunArgs {
     /// Line faults between harness and board, e.g. `drop=1%,corrupt=0.5%,delay=5ms`.
     #[arg(long, default_value = "")]
     fault: Faults,
+    /// Run a failed scenario again up to N times: a pass after a failure is reported FLAKY
+    /// (table, JUnit, report), never as a plain pass. For boards only: `sim run` has no retries.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    retries: u32,
     #[command(flatten)]
     board: Board,
     #[command(flatten)]
@@ -272,7 +276,7 @@ struct RunArgs {
 
 #[allow(clippy::print_stdout)]
 fn run(args: RunArgs) -> ExitCode {
-    let RunArgs { paths, port, plant_port, baud, mode, fault, board, suite: flags } = args;
+    let RunArgs { paths, port, plant_port, baud, mode, fault, retries, board, suite: flags } = args;
     let all = match suite::load(&paths) {
         Ok(all) => all,
         Err(errors) => {
@@ -310,6 +314,7 @@ fn run(args: RunArgs) -> ExitCode {
         jobs: 1,
         timeout_after_duration: clock == BoardClock::Realtime,
         progress: !rig,
+        retries,
         boards: Some(factory),
         operators,
         ..Default::default()

@@ -164,3 +164,62 @@ fn the_links_on_a_port_each_work_in_lockstep_too() {
         assert!(outcome.passed, "{name}: {:#?}", outcome.failures);
     }
 }
+
+#[test]
+fn a_scenario_that_passes_only_on_a_retry_is_flaky_never_a_plain_pass() {
+    // The first attempt meets a port where nobody answers; the second the virtual board.
+    let vb = board(Clock::Lockstep);
+    let (_silent, silent_path) = hil::port::Port::pty().expect("a PTY");
+    let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (good, bad) = (
+        link(&vb.path, BoardClock::Lockstep, Faults::default()),
+        link(&silent_path, BoardClock::Lockstep, Faults::default()),
+    );
+    let counter = attempts.clone();
+    let factory = PlacerFactory(Arc::new(move || {
+        let first = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0;
+        Box::new(Placer::new(if first { bad.clone() } else { good.clone() })) as Box<dyn BoardPlacer>
+    }));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/short_take.ron");
+    let cases = vec![(file, short())];
+    let opts = SuiteOptions {
+        jobs: 1,
+        retries: 2,
+        boards: Some(factory),
+        out: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let results = suite::run(&cases, &opts);
+    let r = &results[0];
+    assert!(r.outcome.passed, "{:?}", r.outcome.failures);
+    assert_eq!(r.verdict(), "FLAKY");
+    assert_eq!(attempts.load(std::sync::atomic::Ordering::Relaxed), 2, "no retry after the pass");
+    assert!(r.earlier[0][0].contains("did not acknowledge the clock"), "{:?}", r.earlier);
+    let table = suite::table(&results, &[]);
+    assert!(table.contains("FLAKY") && table.contains("passed on attempt 2; attempt 1 failed:"), "{table}");
+    assert!(table.contains("1 of the passes FLAKY"), "{table}");
+    let case_dir = r.dir.as_ref().expect("--out");
+    assert!(case_dir.join("attempt-1/trace.jsonl").exists(), "the failed attempt's trace is kept");
+    let summary = std::fs::read_to_string(case_dir.join("summary.json")).expect("summary");
+    assert!(summary.contains("\"verdict\": \"FLAKY\"") && summary.contains("earlier_failures"), "{summary}");
+    let junit = dir.path().join("junit.xml");
+    let reports = suite::Reports { junit: Some(&junit), html: Some(&dir.path().join("report.html")) };
+    assert!(suite::write_reports(&results, &[], Some(dir.path()), reports).is_empty());
+    let xml = std::fs::read_to_string(&junit).expect("junit");
+    assert!(xml.contains("<flakyFailure") && xml.contains("name=\"verdict\" value=\"FLAKY\""), "{xml}");
+    assert!(!xml.contains("<failure"), "a flaky pass is no failure: {xml}");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).expect("report");
+    assert!(html.contains("Flaky: passed on attempt 2") && html.contains("1 flaky"), "the report says so");
+
+    // The simulator is never retried: the same options without a board run once.
+    let sim_only = SuiteOptions {
+        jobs: 1,
+        retries: 2,
+        // A wall-clock limit no run meets: a failure on every attempt.
+        timeout: Some(std::time::Duration::from_nanos(1)),
+        ..Default::default()
+    };
+    let r = &suite::run(&cases, &sim_only)[0];
+    assert_eq!((r.verdict(), r.earlier.len()), ("FAIL", 0));
+}

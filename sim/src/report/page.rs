@@ -13,7 +13,7 @@ h3 { font-size: 1em; margin-bottom: .3em; }
 table { border-collapse: collapse; } td, th { padding: 2px 8px; text-align: left; vertical-align: top; }
 #summary tr:nth-child(even), .timeline tr:nth-child(even) { background: #f6f6f6; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
-.v-pass { color: #17692a; } .v-FAIL { color: #b00020; font-weight: bold; } .v-SKIP { color: #9a6a00; }
+.v-pass { color: #17692a; } .v-FAIL { color: #b00020; font-weight: bold; } .v-SKIP { color: #9a6a00; } .v-FLAKY { color: #9a3a00; font-weight: bold; }
 .first { color: #b00020; max-width: 60em; }
 .t { font-family: ui-monospace, monospace; white-space: nowrap; color: #555; }
 .k-Failure td { color: #b00020; } .k-Alert td { color: #a04000; } .k-Step td { font-weight: 600; }
@@ -53,7 +53,11 @@ fn time(us: u64) -> String {
 /// The whole page; image paths relative to `report_dir`.
 pub(super) fn render(run: &RunData, report_dir: &Path) -> Markup {
     let failed = run.cases.iter().filter(|c| c.verdict() == "FAIL").count();
-    let title = format!("{} scenarios, {} failed", run.cases.len(), failed);
+    let flaky = run.cases.iter().filter(|c| c.verdict() == "FLAKY").count();
+    let mut title = format!("{} scenarios, {} failed", run.cases.len(), failed);
+    if flaky > 0 {
+        title.push_str(&format!(", {flaky} flaky"));
+    }
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -128,6 +132,15 @@ fn section(c: &Case, run: &RunData, report_dir: &Path) -> Markup {
                     @if !s.failures.is_empty() {
                         h3 { "Failures" }
                         ol.failures { @for f in &s.failures { li.first { (f) } } }
+                    }
+                    @if !s.earlier_failures.is_empty() {
+                        h3 { "Flaky: passed on attempt " (s.earlier_failures.len() + 1) }
+                        ol.earlier {
+                            @for (n, fs) in s.earlier_failures.iter().enumerate() {
+                                li { "attempt " (n + 1) " (files under " code { "attempt-" (n + 1) "/" } "): "
+                                    (fs.first().map_or("failed", String::as_str)) }
+                            }
+                        }
                     }
                     @if !s.skipped.is_empty() {
                         h3 { "Steps not performed" }

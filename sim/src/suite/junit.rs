@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
 use super::{CaseResult, NotRun};
 
@@ -42,7 +42,14 @@ pub fn junit(
 fn case(r: &CaseResult, report: Option<&Path>) -> TestCase {
     let o = &r.outcome;
     let status = if o.passed {
-        TestCaseStatus::success()
+        let mut s = TestCaseStatus::success();
+        for failures in &r.earlier {
+            let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+            rerun.set_message(failures.first().cloned().unwrap_or_default());
+            rerun.set_description(failures.join("\n"));
+            s.add_rerun(rerun);
+        }
+        s
     } else if o.failures.is_empty() {
         let mut s = TestCaseStatus::skipped();
         s.set_message(o.skipped.first().cloned().unwrap_or_default());
@@ -65,6 +72,12 @@ fn case(r: &CaseResult, report: Option<&Path>) -> TestCase {
     case.add_property(Property::new("simulated_s", format!("{:.3}", o.simulated.as_secs_f64())));
     if !r.tags.is_empty() {
         case.add_property(Property::new("tags", r.tags.join(",")));
+    }
+    if !r.earlier.is_empty() {
+        // A pass after failed attempts: FLAKY, in a property CI tools can filter on, and each
+        // failed attempt as a <flakyFailure>.
+        case.add_property(Property::new("verdict", r.verdict()));
+        case.add_property(Property::new("attempts", (r.earlier.len() + 1).to_string()));
     }
     if let Some(dir) = &r.dir {
         case.add_property(Property::new("trace", dir.join("trace.jsonl").display().to_string()));

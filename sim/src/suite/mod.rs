@@ -56,6 +56,10 @@ pub struct SuiteOptions {
     pub boards: Option<PlacerFactory>,
     /// Rig mode: the person asked to do the users' steps, per run.
     pub operators: Option<OperatorFactory>,
+    /// A failed scenario runs again up to this many times, with a board only (`hil run
+    /// --retries`): a board and its line may fail for reasons of their own, the simulator is
+    /// deterministic and a retry would only hide a bug.
+    pub retries: u32,
 }
 
 /// Makes an [`Operator`] for each run.
@@ -95,6 +99,16 @@ pub struct CaseResult {
     pub wall: Duration,
     /// Where its trace, images and summary are (with `--out`).
     pub dir: Option<PathBuf>,
+    /// The failures of the attempts before this one (`hil run --retries`), first first: a
+    /// pass after any is [`FLAKY`](CaseResult::verdict), never a plain pass.
+    pub earlier: Vec<Vec<String>>,
+}
+
+impl CaseResult {
+    /// `pass`, `FLAKY` (passed after failed attempts), `FAIL` or `SKIP`.
+    pub fn verdict(&self) -> &'static str {
+        case_verdict(&self.outcome, self.earlier.len())
+    }
 }
 
 /// Loads every scenario under `paths`; all load errors are returned together. Two scenarios
@@ -146,7 +160,7 @@ pub struct Summary {
     /// Its tags.
     #[serde(default)]
     pub tags: Vec<String>,
-    /// `pass`, `FAIL` or `SKIP` ([`verdict`]).
+    /// `pass`, `FLAKY`, `FAIL` or `SKIP` ([`CaseResult::verdict`]).
     pub verdict: String,
     /// Passed.
     #[serde(default)]
@@ -166,6 +180,10 @@ pub struct Summary {
     /// Per automat, what its links carried.
     #[serde(default)]
     pub links: Vec<LinkCounts>,
+    /// The failures of earlier attempts (`hil run --retries`), first first; their files are
+    /// under `attempt-N/`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_failures: Vec<Vec<String>>,
     /// The event summary (as in the snapshots).
     #[serde(default)]
     pub events: Vec<String>,
@@ -190,7 +208,41 @@ pub fn summary_dirs(out: &Path) -> Result<Vec<String>, String> {
     Ok(slugs)
 }
 
-fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions) -> CaseResult {
+/// Runs one scenario, again while it fails and retries are left (with a board only); the
+/// files of each failed attempt are kept under `attempt-N/` beside the last one's.
+fn run_case(file: &Path, scenario: &Scenario, opts: &SuiteOptions) -> CaseResult {
+    let mut earlier: Vec<Vec<String>> = Vec::new();
+    loop {
+        let mut r = run_one(file, scenario, opts, &earlier);
+        let failed = !r.outcome.passed && !r.outcome.failures.is_empty();
+        if !failed || opts.boards.is_none() || earlier.len() >= opts.retries as usize {
+            r.earlier = earlier;
+            return r;
+        }
+        if let Some(dir) = &r.dir
+            && let Err(e) = keep_attempt(dir, earlier.len() + 1)
+        {
+            r.outcome.failures.push(format!("cannot keep the files of attempt {}: {e}", earlier.len() + 1));
+            r.earlier = earlier;
+            return r;
+        }
+        earlier.push(r.outcome.failures);
+    }
+}
+
+/// Moves a failed attempt's trace, images and summary into `dir/attempt-N/`.
+fn keep_attempt(dir: &Path, n: usize) -> std::io::Result<()> {
+    let to = dir.join(format!("attempt-{n}"));
+    std::fs::create_dir_all(&to)?;
+    for name in ["trace.jsonl", "images", "summary.json"] {
+        if dir.join(name).exists() {
+            std::fs::rename(dir.join(name), to.join(name))?;
+        }
+    }
+    Ok(())
+}
+
+fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions, earlier: &[Vec<String>]) -> CaseResult {
     let started = WallInstant::now();
     let limit = opts.timeout.map(|t| {
         let own_clock =
@@ -230,7 +282,8 @@ fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions) -> CaseResult 
             file: file.display().to_string(),
             seed,
             tags: scenario.tags.clone(),
-            verdict: verdict(&outcome).to_string(),
+            verdict: case_verdict(&outcome, earlier.len()).to_string(),
+            earlier_failures: earlier.to_vec(),
             passed: outcome.passed,
             failures: outcome.failures.clone(),
             skipped: outcome.skipped.clone(),
@@ -255,6 +308,7 @@ fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions) -> CaseResult 
         outcome,
         wall,
         dir,
+        earlier: Vec::new(),
     }
 }
 
@@ -280,7 +334,7 @@ pub fn run(scenarios: &[(PathBuf, Scenario)], opts: &SuiteOptions) -> Vec<CaseRe
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some((file, scenario)) = scenarios.get(i) else { return };
-                    let r = run_one(file, scenario, opts);
+                    let r = run_case(file, scenario, opts);
                     bar.set_message(r.name.clone());
                     bar.inc(1);
                     if let Ok(mut all) = results.lock() {
@@ -299,7 +353,7 @@ pub fn table(results: &[CaseResult], not_run: &[NotRun]) -> String {
     let width = results.iter().map(|r| r.name.len()).max().unwrap_or(8).max(8);
     let mut s = format!("{:<width$}  {:>6}  {:>10}  {:>8}\n", "scenario", "result", "simulated", "wall");
     for r in results {
-        let verdict = verdict(&r.outcome);
+        let verdict = r.verdict();
         s.push_str(&format!(
             "{:<width$}  {:>6}  {:>9.0}s  {:>6.0}ms\n",
             r.name,
@@ -307,6 +361,13 @@ pub fn table(results: &[CaseResult], not_run: &[NotRun]) -> String {
             r.outcome.simulated.as_secs_f64(),
             r.wall.as_secs_f64() * 1000.0
         ));
+        if let Some(first) = r.earlier.first() {
+            s.push_str(&format!(
+                "    passed on attempt {}; attempt 1 failed: {}\n",
+                r.earlier.len() + 1,
+                first.first().map_or("failed", String::as_str)
+            ));
+        }
         let notes = if r.outcome.failures.is_empty() { &r.outcome.skipped } else { &r.outcome.failures };
         if let Some(first) = notes.first() {
             s.push_str(&format!("    {first}\n"));
@@ -316,8 +377,12 @@ pub fn table(results: &[CaseResult], not_run: &[NotRun]) -> String {
         }
     }
     let passed = results.iter().filter(|r| r.outcome.passed).count();
-    let skipped = results.iter().filter(|r| verdict(&r.outcome) == "SKIP").count();
+    let skipped = results.iter().filter(|r| r.verdict() == "SKIP").count();
+    let flaky = results.iter().filter(|r| r.verdict() == "FLAKY").count();
     s.push_str(&format!("{} passed, {} failed", passed, results.len() - passed - skipped));
+    if flaky > 0 {
+        s.push_str(&format!(" ({flaky} of the passes FLAKY: passed only on a retry)"));
+    }
     if skipped > 0 {
         s.push_str(&format!(", {skipped} with skipped steps"));
     }
@@ -416,7 +481,13 @@ impl RunIndex {
 
 /// `pass`, `FAIL`, or `SKIP` (no failure, but steps that could not be performed: not a pass).
 pub fn verdict(outcome: &Outcome) -> &'static str {
+    case_verdict(outcome, 0)
+}
+
+/// [`verdict`] of a run after `retried` failed attempts: a pass after any is `FLAKY`.
+fn case_verdict(outcome: &Outcome, retried: usize) -> &'static str {
     match (outcome.passed, outcome.failures.is_empty()) {
+        (true, _) if retried > 0 => "FLAKY",
         (true, _) => "pass",
         (false, true) => "SKIP",
         (false, false) => "FAIL",
