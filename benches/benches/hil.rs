@@ -81,6 +81,7 @@ fn bench_hil(c: &mut Criterion) {
         slots: 30,
         plant: true,
         plant_port: None,
+        capture: None,
     };
     let factory =
         PlacerFactory(Arc::new(move || Box::new(Placer::new(link.clone())) as Box<dyn BoardPlacer>));

@@ -102,7 +102,8 @@ impl FaultyLine {
 }
 
 /// Splits a byte stream into wire frames (each ending with its `0x00`), keeping a partial
-/// frame for the next call.
+/// frame for the next call. A run longer than any frame (`MAX_WIRE`) without a delimiter is
+/// handed out as it is, so a line that never sends `0x00` cannot grow the buffer.
 #[derive(Debug, Default)]
 pub struct FrameSplitter {
     partial: Vec<u8>,
@@ -114,7 +115,7 @@ impl FrameSplitter {
         let mut frames = Vec::new();
         for &b in bytes {
             self.partial.push(b);
-            if b == 0 {
+            if b == 0 || self.partial.len() >= firmware_proto::frame::MAX_WIRE {
                 frames.push(std::mem::take(&mut self.partial));
             }
         }

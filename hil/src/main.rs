@@ -4,8 +4,8 @@
 //! hil ports
 //! hil probe --port P [--baud B] [--key HEX] [--pings N]
 //! hil run --port P [--baud B] [--mode lockstep|realtime|rig] [--fault SPEC] [--junit F] [--out D]
-//!         [--report HTML] [--tag T] [--exclude-tag T] [--timeout 10m] [--retries N] <scenarios>...
-//! hil sniff --port P [--baud B] [--from board|host] [--count N] [--seconds S]
+//!         [--report HTML] [--tag T] [--exclude-tag T] [--timeout 10m] [--retries N] [--pcap F] <scenarios>...
+//! hil sniff --port P [--baud B] [--from board|host] [--count N] [--seconds S] [--pcap F]
 //! hil virtual-board [--port P] [--mode lockstep|realtime] [--key HEX] [--board-id N] [--slots N]
 //! ```
 //! Exit codes: 0 success, 1 a scenario failed (or the board did not answer), 2 bad input.
@@ -18,6 +18,7 @@ use std::sync::atomic::AtomicBool;
 use clap::{Parser, Subcommand};
 use firmware_proto::auth::PairingKey;
 use hil::faults::Faults;
+use hil::pcap::Capture;
 use hil::port::Port;
 use hil::probe::Sender;
 use hil::remote::{BoardLink, Placer, fitting_automat};
@@ -92,6 +93,9 @@ enum Command {
         /// Who is on the other end of the port, sending what is read: it names the messages.
         #[arg(long, value_enum, default_value_t = Sender::Board)]
         from: Sender,
+        /// Also write the frames to this pcap file (Wireshark: `hil/wireshark/key_automat.lua`).
+        #[arg(long)]
+        pcap: Option<PathBuf>,
     },
     /// Run the reference board firmware on a new PTY (its path is printed) or on a port.
     VirtualBoard {
@@ -191,14 +195,24 @@ fn main() -> ExitCode {
                 Err(e) => fail(1, format!("{port}: {e}")),
             }
         }
-        Command::Sniff { port, baud, count, seconds, from } => {
+        Command::Sniff { port, baud, count, seconds, from, pcap } => {
             let mut p = match Port::open(&port, baud) {
                 Ok(p) => p,
                 Err(e) => return fail(2, format!("{port}: {e}")),
             };
             let until =
                 seconds.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s.max(0.0)));
-            match hil::probe::sniff(&mut p, from, count, until, |line| println!("{line}")) {
+            let mut capture = match pcap.as_deref().map(Capture::create).transpose() {
+                Ok(c) => c,
+                Err(e) => return fail(2, e),
+            };
+            let sniffed =
+                hil::probe::sniff(&mut p, from, count, until, capture.as_mut(), |line| println!("{line}"));
+            // What was read is kept whatever ended the sniff.
+            if let Some(Err(e)) = capture.as_mut().map(Capture::finish) {
+                return fail(2, format!("the pcap file: {e}"));
+            }
+            match sniffed {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(e) => fail(1, format!("{port}: {e}")),
             }
@@ -268,6 +282,10 @@ struct RunArgs {
     /// (table, JUnit, report), never as a plain pass. For boards only: `sim run` has no retries.
     #[arg(long, default_value_t = 0, value_name = "N")]
     retries: u32,
+    /// Write every frame on the line, both ways, to this pcap file (Wireshark:
+    /// `hil/wireshark/key_automat.lua`).
+    #[arg(long)]
+    pcap: Option<PathBuf>,
     #[command(flatten)]
     board: Board,
     #[command(flatten)]
@@ -276,7 +294,7 @@ struct RunArgs {
 
 #[allow(clippy::print_stdout)]
 fn run(args: RunArgs) -> ExitCode {
-    let RunArgs { paths, port, plant_port, baud, mode, fault, retries, board, suite: flags } = args;
+    let RunArgs { paths, port, plant_port, baud, mode, fault, retries, pcap, board, suite: flags } = args;
     let all = match suite::load(&paths) {
         Ok(all) => all,
         Err(errors) => {
@@ -285,6 +303,10 @@ fn run(args: RunArgs) -> ExitCode {
             }
             return ExitCode::from(2);
         }
+    };
+    let capture = match pcap.as_deref().map(Capture::create).transpose() {
+        Ok(c) => c.map(|c| Arc::new(Mutex::new(c))),
+        Err(e) => return fail(2, e),
     };
     let clock = match mode {
         Mode::Lockstep => BoardClock::Lockstep,
@@ -302,6 +324,7 @@ fn run(args: RunArgs) -> ExitCode {
         slots,
         plant: !rig,
         plant_port,
+        capture: capture.clone(),
     };
     let factory =
         PlacerFactory(Arc::new(move || Box::new(Placer::new(link.clone())) as Box<dyn BoardPlacer>));
@@ -337,6 +360,13 @@ fn run(args: RunArgs) -> ExitCode {
     let results = suite::run(&selection.run, &opts);
     print!("{}", suite::table(&results, &selection.not_run));
     let errors = suite::write_reports(&results, &selection.not_run, opts.out.as_deref(), flags.reports());
+    let mut errors = errors;
+    if let Some(c) = &capture {
+        match c.lock().map_err(|_| "poisoned".to_string()).and_then(|mut c| c.finish()) {
+            Ok(_) => {}
+            Err(e) => errors.push(format!("the pcap file: {e}")),
+        }
+    }
     for e in &errors {
         eprintln!("error: {e}");
     }

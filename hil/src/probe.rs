@@ -213,15 +213,19 @@ pub fn frame_line(at: Duration, sender: Sender, raw: &firmware_proto::frame::Fra
     )
 }
 
-/// Reads a line and prints every frame decoded (sent by `sender`), until `count` frames (if given) or `until`.
+/// Reads a line and prints every frame decoded (sent by `sender`), until `count` frames (if
+/// given) or `until`; each frame, and each run of bytes that is no frame, also goes into
+/// `capture` (pcap) when there is one.
 pub fn sniff(
     port: &mut Port,
     sender: Sender,
     count: Option<usize>,
     until: Option<WallInstant>,
+    mut capture: Option<&mut crate::pcap::Capture>,
     mut print: impl FnMut(String),
 ) -> Result<usize, String> {
     let started = WallInstant::now();
+    let mut splitter = crate::faults::FrameSplitter::default();
     let mut decoder = Decoder::default();
     let mut seen = 0;
     loop {
@@ -233,14 +237,19 @@ pub fn sniff(
         else {
             continue;
         };
-        let mut input = bytes.as_slice();
-        while let Some(result) = decoder.feed(&mut input) {
-            match result {
-                Ok(frame) => {
-                    seen += 1;
-                    print(frame_line(started.elapsed(), sender, &frame));
+        for chunk in splitter.push(&bytes) {
+            if let Some(c) = capture.as_deref_mut() {
+                c.wire(sender == Sender::Board, &chunk);
+            }
+            let mut input = chunk.as_slice();
+            while let Some(result) = decoder.feed(&mut input) {
+                match result {
+                    Ok(frame) => {
+                        seen += 1;
+                        print(frame_line(started.elapsed(), sender, &frame));
+                    }
+                    Err(e) => print(format!("{:>12.6} dropped: {e}", started.elapsed().as_secs_f64())),
                 }
-                Err(e) => print(format!("{:>12.6} dropped: {e}", started.elapsed().as_secs_f64())),
             }
             if count.is_some_and(|c| seen >= c) {
                 return Ok(seen);

@@ -15,6 +15,7 @@ use sim::trace::LinkNote;
 use sim::wire::{LineConfig, LineStats};
 
 use crate::faults::{Faults, FaultyLine, FrameSplitter, channel_of};
+use crate::pcap::SharedCapture;
 use crate::port::Port;
 
 /// How long a lost port may take to come back before the run fails.
@@ -43,6 +44,8 @@ pub struct RemoteBoard {
     salt: u8,
     /// The plant link is on (off in rig mode: the board drives real mechanics).
     plant: bool,
+    /// `--pcap`: every frame written and read, as the line carried it.
+    capture: Option<SharedCapture>,
 }
 
 /// A stream-id salt no earlier box of this process used, starting from the clock (so that a
@@ -77,7 +80,14 @@ impl RemoteBoard {
             lost: None,
             salt: fresh_salt(),
             plant: true,
+            capture: None,
         }
+    }
+
+    /// Records every frame on the line into `capture` (pcap).
+    pub fn capturing(mut self, capture: Option<SharedCapture>) -> Self {
+        self.capture = capture;
+        self
     }
 
     /// Turns the plant link off (rig mode): nothing is sent on it, and what the board sends on
@@ -132,6 +142,7 @@ impl RemoteBoard {
                 let _ = write(&mut self.port); // reopened: once more
             }
         }
+        crate::pcap::record(self.capture.as_ref(), false, &bytes);
         self.written.push(bytes);
     }
 
@@ -192,6 +203,7 @@ impl BoardBox for RemoteBoard {
             let splitter = if second { &mut self.second_splitter } else { &mut self.splitter };
             for frame in splitter.push(&bytes) {
                 progress = true;
+                crate::pcap::record(self.capture.as_ref(), true, &frame);
                 io.wire.push((false, frame.clone()));
                 let host = channel_of(&frame) == Some(Channel::Host.to_byte());
                 let stat = if host { 1 } else { 2 };
@@ -276,6 +288,8 @@ pub struct BoardLink {
     pub plant: bool,
     /// The plant link's own port; `None`: both links share `port`.
     pub plant_port: Option<String>,
+    /// Where every frame on the line is recorded (`--pcap`), if anywhere.
+    pub capture: Option<SharedCapture>,
 }
 
 /// Puts the board on the first automat of a scenario whose carousel it fits; the rest of the
@@ -315,7 +329,8 @@ impl BoardPlacer for Placer {
             board_id: self.link.board_id,
             key: self.link.key.clone(),
             board: {
-                let board = RemoteBoard::new(port, self.link.clock, self.link.faults, seed);
+                let board = RemoteBoard::new(port, self.link.clock, self.link.faults, seed)
+                    .capturing(self.link.capture.clone());
                 Box::new(if self.link.plant { board } else { board.without_plant_link() })
             },
         }))

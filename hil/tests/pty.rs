@@ -34,6 +34,7 @@ fn link(path: &str, clock: BoardClock, faults: Faults) -> BoardLink {
         slots: 30,
         plant: true,
         plant_port: None,
+        capture: None,
     }
 }
 
