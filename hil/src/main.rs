@@ -3,12 +3,13 @@
 //! ```text
 //! hil ports
 //! hil probe --port P [--baud B] [--key HEX] [--pings N]
-//! hil run --port P [--baud B] [--mode lockstep|realtime|rig] [--fault SPEC] [--junit F] [--out D]
-//!         [--report HTML] [--tag T] [--exclude-tag T] [--timeout 10m] [--retries N] [--pcap F] <scenarios>...
+//! hil run --port P | --pool MAP [--board NAME] [--pool-wait 10m] [--baud B]
+//!         [--mode lockstep|realtime|rig] [--fault SPEC] [--junit F] [--out D] [--report HTML] [--tag T] [--exclude-tag T] [--timeout 10m] [--retries N] [--pcap F] <scenarios>...
 //! hil sniff --port P [--baud B] [--from board|host] [--count N] [--seconds S] [--pcap F]
 //! hil virtual-board [--port P] [--mode lockstep|realtime] [--key HEX] [--board-id N] [--slots N]
 //! ```
-//! Exit codes: 0 success, 1 a scenario failed (or the board did not answer), 2 bad input.
+//! Exit codes: 0 success, 1 a scenario failed (or the board did not answer), 2 bad input,
+//! 3 no board of the pool came free within `--pool-wait`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ use clap::{Parser, Subcommand};
 use firmware_proto::auth::PairingKey;
 use hil::faults::Faults;
 use hil::pcap::Capture;
+use hil::pool::{BoardEntry, HardwareMap, Held, TakeError};
 use hil::port::Port;
 use hil::probe::Sender;
 use hil::remote::{BoardLink, Placer, fitting_automat};
@@ -138,6 +140,10 @@ fn parse_key(s: &str) -> Result<PairingKey, String> {
         *k = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
     }
     Ok(PairingKey(key))
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    sim::scenario::Offset::parse(s).map(|o| o.0)
 }
 
 fn parse_u32(s: &str) -> Result<u32, String> {
@@ -263,8 +269,17 @@ struct RunArgs {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// The serial port.
-    #[arg(long)]
-    port: String,
+    #[arg(long, required_unless_present = "pool", conflicts_with = "pool")]
+    port: Option<String>,
+    /// A hardware map (RON) of a rig's boards: take a free board from it (see hil/TESTING.md).
+    #[arg(long, value_name = "FILE")]
+    pool: Option<PathBuf>,
+    /// With `--pool`: this board of the map, not any free one.
+    #[arg(long = "board", value_name = "NAME", requires = "pool")]
+    board_name: Option<String>,
+    /// With `--pool`: how long to wait for a board to come free before giving up (exit 3).
+    #[arg(long, value_parser = parse_duration, default_value = "10m", requires = "pool")]
+    pool_wait: std::time::Duration,
     /// Baud rate.
     #[arg(long, default_value_t = 115_200)]
     baud: u32,
@@ -292,10 +307,53 @@ struct RunArgs {
     suite: SuiteArgs,
 }
 
+/// The board a run drives: given by flags, or taken from a pool (and held while it runs).
+struct Target {
+    port: String,
+    plant_port: Option<String>,
+    board_id: u32,
+    key: PairingKey,
+    slots: u8,
+    held: Option<Held>,
+}
+
+/// Why no target: bad input (exit 2), or every board busy (exit 3).
+enum NoTarget {
+    Bad(String),
+    Busy(String),
+}
+
+fn target(args: &RunArgs, scenarios: &[(PathBuf, sim::scenario::Scenario)]) -> Result<Target, NoTarget> {
+    let Some(pool) = &args.pool else {
+        return Ok(Target {
+            port: args.port.clone().unwrap_or_default(),
+            plant_port: args.plant_port.clone(),
+            board_id: args.board.board_id,
+            key: args.board.key.clone(),
+            slots: args.board.slots,
+            held: None,
+        });
+    };
+    let map = HardwareMap::load(pool).map_err(NoTarget::Bad)?;
+    let fits =
+        |b: &BoardEntry| scenarios.iter().any(|(_, s)| fitting_automat(&s.automats, b.slots).is_some());
+    let held = match hil::pool::take(&map, args.board_name.as_deref(), fits, args.pool_wait) {
+        Ok(h) => h,
+        Err(TakeError::Bad(e)) => return Err(NoTarget::Bad(format!("{}: {e}", pool.display()))),
+        Err(TakeError::Busy(e)) => return Err(NoTarget::Busy(e)),
+    };
+    let b = &held.board;
+    let bad = |e: String| NoTarget::Bad(format!("{}: board {}: {e}", pool.display(), b.name));
+    let key = b.key.as_deref().map_or(Ok(args.board.key.clone()), parse_key).map_err(bad)?;
+    let board_id = b.board_id.as_deref().map_or(Ok(TEST_BOARD_ID), parse_u32).map_err(bad)?;
+    let port = b.resolve_port().map_err(NoTarget::Bad)?;
+    eprintln!("hil: board {} on {port} ({} slots), held until this run ends", b.name, b.slots);
+    Ok(Target { port, plant_port: b.plant_port.clone(), board_id, key, slots: b.slots, held: Some(held) })
+}
+
 #[allow(clippy::print_stdout)]
 fn run(args: RunArgs) -> ExitCode {
-    let RunArgs { paths, port, plant_port, baud, mode, fault, retries, pcap, board, suite: flags } = args;
-    let all = match suite::load(&paths) {
+    let all = match suite::load(&args.paths) {
         Ok(all) => all,
         Err(errors) => {
             for e in errors {
@@ -304,41 +362,25 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let capture = match pcap.as_deref().map(Capture::create).transpose() {
+    let capture = match args.pcap.as_deref().map(Capture::create).transpose() {
         Ok(c) => c.map(|c| Arc::new(Mutex::new(c))),
         Err(e) => return fail(2, e),
     };
-    let clock = match mode {
+    let clock = match args.mode {
         Mode::Lockstep => BoardClock::Lockstep,
         Mode::Realtime | Mode::Rig => BoardClock::Realtime,
     };
-    let rig = mode == Mode::Rig;
-    let slots = board.slots;
-    let link = BoardLink {
-        port,
-        baud,
-        clock,
-        faults: fault,
-        board_id: board.board_id,
-        key: board.key,
-        slots,
-        plant: !rig,
-        plant_port,
-        capture: capture.clone(),
-    };
-    let factory =
-        PlacerFactory(Arc::new(move || Box::new(Placer::new(link.clone())) as Box<dyn BoardPlacer>));
+    let rig = args.mode == Mode::Rig;
     let operators = rig.then(|| {
         // One person at one terminal, asked step by step through every scenario.
         let person = Arc::new(Mutex::new(TerminalOperator::new()));
         OperatorFactory(Arc::new(move || Box::new(SharedOperator(person.clone())) as Box<dyn Operator>))
     });
-    let opts = flags.options(SuiteOptions {
+    let mut opts = args.suite.options(SuiteOptions {
         jobs: 1,
         timeout_after_duration: clock == BoardClock::Realtime,
         progress: !rig,
-        retries,
-        boards: Some(factory),
+        retries: args.retries,
         operators,
         ..Default::default()
     });
@@ -348,6 +390,39 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(2, e),
     };
+    let target = match target(&args, &selection.run) {
+        Ok(t) => t,
+        Err(NoTarget::Bad(e)) => return fail(2, e),
+        Err(NoTarget::Busy(why)) => {
+            // Nothing ran, and the reports say so.
+            let reason = why.clone();
+            selection.not_run.extend(selection.run.drain(..).map(|(file, s)| suite::NotRun {
+                file,
+                name: s.name,
+                reason: reason.clone(),
+            }));
+            for e in suite::write_reports(&[], &selection.not_run, opts.out.as_deref(), args.suite.reports())
+            {
+                eprintln!("error: {e}");
+            }
+            return fail(3, why);
+        }
+    };
+    let slots = target.slots;
+    let link = BoardLink {
+        port: target.port.clone(),
+        baud: args.baud,
+        clock,
+        faults: args.fault,
+        board_id: target.board_id,
+        key: target.key.clone(),
+        slots,
+        plant: !rig,
+        plant_port: target.plant_port.clone(),
+        capture: capture.clone(),
+    };
+    opts.boards =
+        Some(PlacerFactory(Arc::new(move || Box::new(Placer::new(link.clone())) as Box<dyn BoardPlacer>)));
     let reason = format!("no automat with {slots} slots, as the board has");
     let (fits, misfits): (Vec<_>, Vec<_>) =
         selection.run.into_iter().partition(|(_, s)| fitting_automat(&s.automats, slots).is_some());
@@ -358,9 +433,10 @@ fn run(args: RunArgs) -> ExitCode {
         reason: reason.clone(),
     }));
     let results = suite::run(&selection.run, &opts);
+    drop(target.held); // the board is free for the next job
     print!("{}", suite::table(&results, &selection.not_run));
-    let errors = suite::write_reports(&results, &selection.not_run, opts.out.as_deref(), flags.reports());
-    let mut errors = errors;
+    let mut errors =
+        suite::write_reports(&results, &selection.not_run, opts.out.as_deref(), args.suite.reports());
     if let Some(c) = &capture {
         match c.lock().map_err(|_| "poisoned".to_string()).and_then(|mut c| c.finish()) {
             Ok(_) => {}

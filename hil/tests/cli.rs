@@ -229,3 +229,89 @@ fn junit_and_the_report_are_written_whatever_the_outcome_misfits_skipped() {
     );
     assert!(dir.path().join("report_files/happy-take-and-return/trace.jsonl").exists());
 }
+
+#[test]
+fn two_jobs_on_a_pool_of_two_boards_take_one_each_and_a_third_reports_busy() {
+    let (a, b) = (Board::start(&[]), Board::start(&[]));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let map = dir.path().join("rig.ron");
+    let text = format!(
+        "(locks: {:?}, boards: [(name: \"bench-a\", port: {:?}, slots: 30), (name: \"bench-b\", port: {:?}, slots: 30)])",
+        dir.path().join("locks"),
+        a.1,
+        b.1
+    );
+    std::fs::write(&map, text).expect("map written");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/happy_take_and_return.ron");
+    // Two jobs that hold their boards for a few seconds: the scenario stuck until its time limit.
+    let job = || {
+        hil()
+            .args(["run", "--pool"])
+            .arg(&map)
+            .args(["--hang", "happy take and return", "--timeout", "6s", scenario])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs")
+    };
+    let mut jobs = [job(), job()];
+    let mut taken = Vec::new();
+    for j in &mut jobs {
+        let mut line = String::new();
+        BufReader::new(j.stderr.take().expect("stderr")).read_line(&mut line).expect("says which board");
+        taken.push(line);
+    }
+    assert!(taken.iter().all(|l| l.starts_with("hil: board bench-")), "{taken:?}");
+    assert_ne!(taken[0].split(' ').nth(2), taken[1].split(' ').nth(2), "one board each: {taken:?}");
+    let junit = dir.path().join("third.xml");
+    let third = hil()
+        .args(["run", "--pool"])
+        .arg(&map)
+        .args(["--pool-wait", "1s", "--junit"])
+        .arg(&junit)
+        .arg(scenario)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&third.stderr);
+    assert_eq!(third.status.code(), Some(3), "{text}");
+    for name in ["bench-a", "bench-b"] {
+        assert!(text.contains(&format!("board {name} is busy (held by pid ")), "{text}");
+    }
+    let pids: Vec<String> = jobs.iter().map(|j| format!("pid {} since", j.id())).collect();
+    assert!(pids.iter().all(|p| text.contains(p.as_str())), "the holders are named: {text}");
+    assert!(text.contains("still so after waiting 1 s"), "{text}");
+    let xml = std::fs::read_to_string(&junit).expect("JUnit written though nothing ran");
+    assert!(xml.contains("<skipped message=\"not run: board bench-a is busy"), "{xml}");
+    for mut j in jobs {
+        assert_eq!(j.wait().expect("ends").code(), Some(1), "the stuck runs time out");
+    }
+    // Both boards are free again.
+    let again = hil()
+        .args(["run", "--pool"])
+        .arg(&map)
+        .args([
+            "--board",
+            "bench-b",
+            "--pool-wait",
+            "0s",
+            "--hang",
+            "happy take and return",
+            "--timeout",
+            "1s",
+            scenario,
+        ])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("hil: board bench-b on"), "{again:?}");
+    let unknown = hil()
+        .args(["run", "--pool"])
+        .arg(&map)
+        .args(["--board", "bench-z", scenario])
+        .output()
+        .expect("runs");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("no board \"bench-z\" in the map (it has bench-a, bench-b)")
+    );
+}

@@ -118,9 +118,6 @@ struct RunArgs {
     /// Print the scenarios the options select (name, then file), one a line, and exit.
     #[arg(long)]
     list: bool,
-    /// Test only: the scenario of this name gets stuck a simulated minute in.
-    #[arg(long, hide = true)]
-    hang: Option<String>,
 }
 
 fn parse_time(s: &str) -> Result<u64, String> {
@@ -231,7 +228,6 @@ fn run(args: RunArgs) -> ExitCode {
         seed: args.seed,
         shard: args.shard,
         only,
-        hang: args.hang,
         progress: true,
         ..SuiteOptions::default()
     });

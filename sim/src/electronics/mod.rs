@@ -289,14 +289,24 @@ impl Electronics {
             if on {
                 // A board switched on boots at the next tick (its clock starts there).
                 let _ = s.plant_end.send_message(&report);
-                s.lock =
-                    Lockstep { powered: true, dirty: true, lost: s.lock.lost.take(), ..Lockstep::default() };
+                s.lock = Lockstep {
+                    powered: true,
+                    dirty: true,
+                    lost: s.lock.lost.take(),
+                    acks: s.lock.acks,
+                    ..Lockstep::default()
+                };
             } else {
                 s.send_plant(now, &report);
             }
             s.transmit(now);
             if !on {
-                s.lock = Lockstep { powered: false, lost: s.lock.lost.take(), ..Lockstep::default() };
+                s.lock = Lockstep {
+                    powered: false,
+                    lost: s.lock.lost.take(),
+                    acks: s.lock.acks,
+                    ..Lockstep::default()
+                };
             }
         }
     }

@@ -33,6 +33,9 @@ pub struct SuiteArgs {
     /// the scenario's simulated time.
     #[arg(long, value_parser = parse_duration, default_value = "10m")]
     pub timeout: Duration,
+    /// Test only: the scenario of this name gets stuck a simulated minute in.
+    #[arg(long, hide = true)]
+    pub hang: Option<String>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -48,6 +51,7 @@ impl SuiteArgs {
             tags: self.tags.clone(),
             exclude_tags: self.exclude_tags.clone(),
             timeout: Some(self.timeout).filter(|t| !t.is_zero()),
+            hang: self.hang.clone(),
             ..base
         }
     }
