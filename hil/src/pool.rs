@@ -1,6 +1,6 @@
 //! Board pools for CI rigs: a hardware map (RON) names the boards of a rig, each by a stable
-//! port path (`/dev/serial/by-id/…`) or a USB serial number, with its carousel, key, id and
-//! hooks; `hil run --pool FILE [--board NAME]` takes a free one. A board is held with an
+//! port path (`/dev/serial/by-id/…`) or a USB serial number, with its carousel, key and id;
+//! `hil run --pool FILE [--board NAME]` takes a free one. A board is held with an
 //! exclusive advisory lock (`flock`) on `<locks>/<name>.lock` for as long as the process runs,
 //! so two CI jobs never share a board; the lock file says who holds it and since when.
 //!
@@ -9,8 +9,7 @@
 //!     locks: "/var/lock/hil",
 //!     boards: [
 //!         (name: "bench-1", port: "/dev/serial/by-id/usb-Acme_KeyBoard_A1B2-if00", slots: 30),
-//!         (name: "bench-2", usb_serial: "A1B2C4", slots: 30, features: ["power"],
-//!          power_off: "relayctl 2 off", power_on: "relayctl 2 on"),
+//!         (name: "bench-2", usb_serial: "A1B2C4", slots: 12, board_id: "0x0B000002"),
 //!     ],
 //! )
 //! ```
@@ -56,18 +55,6 @@ pub struct BoardEntry {
     /// Its board id, decimal or `0x…` (default: the test rigs' id).
     #[serde(default)]
     pub board_id: Option<String>,
-    /// What the rig around it can do, e.g. `"power"`.
-    #[serde(default)]
-    pub features: Vec<String>,
-    /// A shell command that cuts the board's supply (a scenario's `PowerCut`).
-    #[serde(default)]
-    pub power_off: Option<String>,
-    /// A shell command that restores it (`PowerRestore`).
-    #[serde(default)]
-    pub power_on: Option<String>,
-    /// A shell command run before each scenario (reset or flash the board).
-    #[serde(default)]
-    pub reset: Option<String>,
 }
 
 impl HardwareMap {
@@ -91,9 +78,6 @@ impl HardwareMap {
             match (&b.port, &b.usb_serial) {
                 (Some(_), None) | (None, Some(_)) => {}
                 _ => return Err(format!("{at}: give either `port` or `usb_serial`")),
-            }
-            if b.power_off.is_some() != b.power_on.is_some() {
-                return Err(format!("{at}: `power_off` and `power_on` go together"));
             }
         }
         Ok(map)
@@ -123,11 +107,6 @@ impl BoardEntry {
             .ok_or_else(|| {
                 format!("board {}: no port with USB serial number {serial:?} on this machine", self.name)
             })
-    }
-
-    /// Whether the rig has the power hooks.
-    pub fn has_power(&self) -> bool {
-        self.power_off.is_some() && self.power_on.is_some()
     }
 }
 
@@ -249,9 +228,8 @@ mod tests {
         )
         .expect_err("refused");
         assert!(e.contains("named twice"), "{e}");
-        let e = map(dir.path(), "(boards: [(name: \"a\", port: \"p\", slots: 30, power_off: \"x\")])")
-            .expect_err("refused");
-        assert!(e.contains("go together"), "{e}");
+        let e = map(dir.path(), "(boards: [(name: \"a b\", port: \"p\", slots: 30)])").expect_err("refused");
+        assert!(e.contains("a board's name is letters"), "{e}");
     }
 
     #[test]
