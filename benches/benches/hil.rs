@@ -82,6 +82,7 @@ fn bench_hil(c: &mut Criterion) {
         plant: true,
         plant_port: None,
         capture: None,
+        hooks: hil::hooks::Hooks::default(),
     };
     let factory =
         PlacerFactory(Arc::new(move || Box::new(Placer::new(link.clone())) as Box<dyn BoardPlacer>));

@@ -3,6 +3,7 @@
 //! (the reference firmware on a PTY). See `hil/TESTING.md`.
 
 pub mod faults;
+pub mod hooks;
 pub mod pcap;
 pub mod pool;
 pub mod port;

@@ -7,6 +7,7 @@
 //!         [--mode lockstep|realtime|rig] [--fault SPEC] [--junit F] [--out D] [--report HTML] [--tag T] [--exclude-tag T] [--timeout 10m] [--retries N] [--pcap F] <scenarios>...
 //! hil sniff --port P [--baud B] [--from board|host] [--count N] [--seconds S] [--pcap F]
 //! hil virtual-board [--port P] [--mode lockstep|realtime] [--key HEX] [--board-id N] [--slots N]
+//!         [--supply-file F]
 //! ```
 //! Exit codes: 0 success, 1 a scenario failed (or the board did not answer), 2 bad input,
 //! 3 no board of the pool came free within `--pool-wait`.
@@ -19,6 +20,7 @@ use std::sync::atomic::AtomicBool;
 use clap::{Parser, Subcommand};
 use firmware_proto::auth::PairingKey;
 use hil::faults::Faults;
+use hil::hooks::Hooks;
 use hil::pcap::Capture;
 use hil::pool::{BoardEntry, HardwareMap, Held, TakeError};
 use hil::port::Port;
@@ -114,6 +116,10 @@ enum Command {
         /// Whose clock the board runs on.
         #[arg(long, value_enum, default_value_t = Clock::Lockstep)]
         mode: Clock,
+        /// Take the supply from this file (`on` or `off`, as a power hook writes it) instead of
+        /// from the plant's `Power` reports: a relay for tests.
+        #[arg(long, value_name = "FILE")]
+        supply_file: Option<PathBuf>,
         #[command(flatten)]
         board: Board,
     },
@@ -223,7 +229,7 @@ fn main() -> ExitCode {
                 Err(e) => fail(1, format!("{port}: {e}")),
             }
         }
-        Command::VirtualBoard { port, plant_port, baud, mode, board } => {
+        Command::VirtualBoard { port, plant_port, baud, mode, supply_file, board } => {
             let cfg = VirtualBoardConfig {
                 board_id: board.board_id,
                 key: board.key,
@@ -254,7 +260,11 @@ fn main() -> ExitCode {
                 }
             }
             let stop = AtomicBool::new(false);
-            match VirtualBoard::new(cfg).serve(&mut p, &stop) {
+            let mut vb = VirtualBoard::new(cfg);
+            if let Some(f) = supply_file {
+                vb = vb.with_supply_file(f);
+            }
+            match vb.serve(&mut p, &stop) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(1, format!("{path}: {e}")),
             }
@@ -297,6 +307,17 @@ struct RunArgs {
     /// (table, JUnit, report), never as a plain pass. For boards only: `sim run` has no retries.
     #[arg(long, default_value_t = 0, value_name = "N")]
     retries: u32,
+    /// A shell command that cuts the board's supply, run for a scenario's `PowerCut` (with
+    /// `--power-on-cmd`; a pool's map gives them per board). In rig mode power steps then run
+    /// instead of being skipped.
+    #[arg(long, value_name = "CMD", requires = "power_on_cmd")]
+    power_off_cmd: Option<String>,
+    /// A shell command that restores the board's supply, run for `PowerRestore`.
+    #[arg(long, value_name = "CMD", requires = "power_off_cmd")]
+    power_on_cmd: Option<String>,
+    /// A shell command run before each scenario (reset or flash the board).
+    #[arg(long, value_name = "CMD")]
+    reset_cmd: Option<String>,
     /// Write every frame on the line, both ways, to this pcap file (Wireshark:
     /// `hil/wireshark/key_automat.lua`).
     #[arg(long)]
@@ -314,6 +335,7 @@ struct Target {
     board_id: u32,
     key: PairingKey,
     slots: u8,
+    hooks: Hooks,
     held: Option<Held>,
 }
 
@@ -331,6 +353,7 @@ fn target(args: &RunArgs, scenarios: &[(PathBuf, sim::scenario::Scenario)]) -> R
             board_id: args.board.board_id,
             key: args.board.key.clone(),
             slots: args.board.slots,
+            hooks: flag_hooks(args),
             held: None,
         });
     };
@@ -348,7 +371,23 @@ fn target(args: &RunArgs, scenarios: &[(PathBuf, sim::scenario::Scenario)]) -> R
     let board_id = b.board_id.as_deref().map_or(Ok(TEST_BOARD_ID), parse_u32).map_err(bad)?;
     let port = b.resolve_port().map_err(NoTarget::Bad)?;
     eprintln!("hil: board {} on {port} ({} slots), held until this run ends", b.name, b.slots);
-    Ok(Target { port, plant_port: b.plant_port.clone(), board_id, key, slots: b.slots, held: Some(held) })
+    // The map's hooks for this board, else the flags'.
+    let flags = flag_hooks(args);
+    let hooks = Hooks {
+        power_off: b.power_off.clone().or(flags.power_off),
+        power_on: b.power_on.clone().or(flags.power_on),
+        reset: b.reset.clone().or(flags.reset),
+    };
+    let (board_id, key, slots, plant_port) = (board_id, key, b.slots, b.plant_port.clone());
+    Ok(Target { port, plant_port, board_id, key, slots, hooks, held: Some(held) })
+}
+
+fn flag_hooks(args: &RunArgs) -> Hooks {
+    Hooks {
+        power_off: args.power_off_cmd.clone(),
+        power_on: args.power_on_cmd.clone(),
+        reset: args.reset_cmd.clone(),
+    }
 }
 
 #[allow(clippy::print_stdout)]
@@ -420,6 +459,7 @@ fn run(args: RunArgs) -> ExitCode {
         plant: !rig,
         plant_port: target.plant_port.clone(),
         capture: capture.clone(),
+        hooks: target.hooks.clone(),
     };
     opts.boards =
         Some(PlacerFactory(Arc::new(move || Box::new(Placer::new(link.clone())) as Box<dyn BoardPlacer>)));

@@ -1,5 +1,6 @@
 //! Board pools for CI rigs: a hardware map (RON) names the boards of a rig, each by a stable
-//! port path (`/dev/serial/by-id/…`) or a USB serial number, with its carousel, key and id;
+//! port path (`/dev/serial/by-id/…`) or a USB serial number, with its carousel, key, id and
+//! power and reset hooks (see [`crate::hooks`]);
 //! `hil run --pool FILE [--board NAME]` takes a free one. A board is held with an
 //! exclusive advisory lock (`flock`) on `<locks>/<name>.lock` for as long as the process runs,
 //! so two CI jobs never share a board; the lock file says who holds it and since when.
@@ -9,7 +10,8 @@
 //!     locks: "/var/lock/hil",
 //!     boards: [
 //!         (name: "bench-1", port: "/dev/serial/by-id/usb-Acme_KeyBoard_A1B2-if00", slots: 30),
-//!         (name: "bench-2", usb_serial: "A1B2C4", slots: 12, board_id: "0x0B000002"),
+//!         (name: "bench-2", usb_serial: "A1B2C4", slots: 12, board_id: "0x0B000002",
+//!          power_off: "relayctl 2 off", power_on: "relayctl 2 on", reset: "flash-board 2"),
 //!     ],
 //! )
 //! ```
@@ -55,6 +57,15 @@ pub struct BoardEntry {
     /// Its board id, decimal or `0x…` (default: the test rigs' id).
     #[serde(default)]
     pub board_id: Option<String>,
+    /// A shell command that cuts the board's supply (a scenario's `PowerCut`).
+    #[serde(default)]
+    pub power_off: Option<String>,
+    /// A shell command that restores it (`PowerRestore`).
+    #[serde(default)]
+    pub power_on: Option<String>,
+    /// A shell command run before each scenario (reset or flash the board).
+    #[serde(default)]
+    pub reset: Option<String>,
 }
 
 impl HardwareMap {
@@ -74,6 +85,9 @@ impl HardwareMap {
             }
             if map.boards[..i].iter().any(|o| o.name == b.name) {
                 return Err(format!("{at}: named twice"));
+            }
+            if b.power_off.is_some() != b.power_on.is_some() {
+                return Err(format!("{at}: `power_off` and `power_on` go together"));
             }
             match (&b.port, &b.usb_serial) {
                 (Some(_), None) | (None, Some(_)) => {}
@@ -230,6 +244,9 @@ mod tests {
         assert!(e.contains("named twice"), "{e}");
         let e = map(dir.path(), "(boards: [(name: \"a b\", port: \"p\", slots: 30)])").expect_err("refused");
         assert!(e.contains("a board's name is letters"), "{e}");
+        let e = map(dir.path(), "(boards: [(name: \"a\", port: \"p\", slots: 30, power_off: \"x\")])")
+            .expect_err("refused");
+        assert!(e.contains("go together"), "{e}");
     }
 
     #[test]

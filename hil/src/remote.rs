@@ -15,6 +15,7 @@ use sim::trace::LinkNote;
 use sim::wire::{LineConfig, LineStats};
 
 use crate::faults::{Faults, FaultyLine, FrameSplitter, channel_of};
+use crate::hooks::Hooks;
 use crate::pcap::SharedCapture;
 use crate::port::Port;
 
@@ -46,6 +47,12 @@ pub struct RemoteBoard {
     plant: bool,
     /// `--pcap`: every frame written and read, as the line carried it.
     capture: Option<SharedCapture>,
+    /// The rig's power hooks.
+    hooks: Hooks,
+    /// Hooks that ran, for the trace at the next `run`.
+    hook_notes: Vec<LinkNote>,
+    /// A hook failed: the run fails with this.
+    hook_failed: Option<String>,
 }
 
 /// A stream-id salt no earlier box of this process used, starting from the clock (so that a
@@ -81,6 +88,29 @@ impl RemoteBoard {
             salt: fresh_salt(),
             plant: true,
             capture: None,
+            hooks: Hooks::default(),
+            hook_notes: Vec::new(),
+            hook_failed: None,
+        }
+    }
+
+    /// Runs the rig's `hooks` for power steps (and notes the reset hook already run).
+    pub fn with_hooks(mut self, hooks: Hooks, reset: Option<(LinkNote, Option<String>)>) -> Self {
+        self.hooks = hooks;
+        if let Some((note, failed)) = reset {
+            self.hook_notes.push(note);
+            self.hook_failed = failed;
+        }
+        self
+    }
+
+    fn hook(&mut self, hook: &str, command: Option<String>) {
+        if let Some(command) = command {
+            let (note, failed) = crate::hooks::run(hook, &command);
+            self.hook_notes.push(note);
+            if self.hook_failed.is_none() {
+                self.hook_failed = failed;
+            }
         }
     }
 
@@ -179,6 +209,10 @@ impl BoardBox for RemoteBoard {
         for bytes in self.written.drain(..) {
             io.wire.push((true, bytes));
         }
+        io.notes.extend(self.hook_notes.drain(..).map(|n| (Channel::Plant, n)));
+        if let Some(why) = &self.hook_failed {
+            io.lost = Some(why.clone());
+        }
         if self.lost.is_none() {
             loop {
                 match self.port.read_any(None) {
@@ -226,6 +260,18 @@ impl BoardBox for RemoteBoard {
 
     fn next_event(&self) -> Option<Instant> {
         None
+    }
+
+    fn power_cut(&mut self) {
+        self.hook("power_off", self.hooks.power_off.clone());
+    }
+
+    fn power_restore(&mut self, _now: Instant) {
+        self.hook("power_on", self.hooks.power_on.clone());
+    }
+
+    fn switches_power(&self) -> bool {
+        self.hooks.switch_power()
     }
 
     fn wait(&mut self, deadline: std::time::Instant) -> bool {
@@ -290,6 +336,8 @@ pub struct BoardLink {
     pub plant_port: Option<String>,
     /// Where every frame on the line is recorded (`--pcap`), if anywhere.
     pub capture: Option<SharedCapture>,
+    /// The rig's power and reset hooks.
+    pub hooks: Hooks,
 }
 
 /// Puts the board on the first automat of a scenario whose carousel it fits; the rest of the
@@ -318,6 +366,8 @@ impl BoardPlacer for Placer {
             return Ok(None);
         }
         self.placed = true;
+        // Reset (or flash) the board first: it boots into the scenario.
+        let reset = self.link.hooks.reset.as_deref().map(|c| crate::hooks::run("reset", c));
         // What the board sent before (its boot) is part of the line's story: not drained.
         let mut port =
             Port::open(&self.link.port, self.link.baud).map_err(|e| format!("{}: {e}", self.link.port))?;
@@ -330,7 +380,8 @@ impl BoardPlacer for Placer {
             key: self.link.key.clone(),
             board: {
                 let board = RemoteBoard::new(port, self.link.clock, self.link.faults, seed)
-                    .capturing(self.link.capture.clone());
+                    .capturing(self.link.capture.clone())
+                    .with_hooks(self.link.hooks.clone(), reset);
                 Box::new(if self.link.plant { board } else { board.without_plant_link() })
             },
         }))

@@ -88,6 +88,9 @@ pub struct VirtualBoard {
     splitter: FrameSplitter,
     /// Frames of the plant link's own port, when it has one.
     second_splitter: FrameSplitter,
+    /// The supply as a rig's relay gives it: a file that reads `on` or `off` (anything else
+    /// or missing: on). With it, the plant's `Power` reports no longer switch the board.
+    supply: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for VirtualBoard {
@@ -119,9 +122,33 @@ impl VirtualBoard {
             harness: None,
             splitter: FrameSplitter::default(),
             second_splitter: FrameSplitter::default(),
+            supply: None,
         };
         vb.power_on();
         vb
+    }
+
+    /// Takes the supply from `path` (`on`/`off`), as a relay hook writes it, instead of from
+    /// the plant's `Power` reports (`hil virtual-board --supply-file`).
+    pub fn with_supply_file(mut self, path: std::path::PathBuf) -> Self {
+        self.supply = Some(path);
+        self
+    }
+
+    /// With a supply file: switches off or (at once, or in lockstep at the next tick) on as it
+    /// says, before the frame that follows is handled.
+    fn follow_supply(&mut self) {
+        let Some(path) = &self.supply else { return };
+        let on = std::fs::read_to_string(path).map_or(true, |s| s.trim() != "off");
+        match (on, self.on.is_some()) {
+            (false, true) => {
+                self.power_off();
+                self.boot_pending = false;
+            }
+            (true, false) if self.cfg.clock == Clock::Lockstep => self.boot_pending = true,
+            (true, false) => self.power_on(),
+            _ => {}
+        }
     }
 
     fn power_on(&mut self) {
@@ -191,6 +218,7 @@ impl VirtualBoard {
     /// One frame from the line: to both link ends (each ignores the other channel's), then
     /// whatever it delivered, in order.
     fn frame(&mut self, frame: &[u8]) {
+        self.follow_supply();
         if self.cfg.clock == Clock::Lockstep
             && self.on.is_some()
             && let Some((t, stream)) = clock_of(&mut self.peek, frame)
@@ -220,6 +248,7 @@ impl VirtualBoard {
             }
             for (stream, m) in messages {
                 match m {
+                    PlantToBoard::Power { .. } if self.supply.is_some() => {}
                     PlantToBoard::Power { mains: true, .. } if self.cfg.clock == Clock::Lockstep => {
                         self.boot_pending = true;
                     }
@@ -263,7 +292,7 @@ impl VirtualBoard {
         }
         for m in plant {
             match m {
-                PlantToBoard::Power { mains: false, battery_mv: 0 } => {
+                PlantToBoard::Power { mains: false, battery_mv: 0 } if self.supply.is_none() => {
                     self.power_off();
                     return;
                 }

@@ -315,3 +315,77 @@ fn two_jobs_on_a_pool_of_two_boards_take_one_each_and_a_third_reports_busy() {
             .contains("no board \"bench-z\" in the map (it has bench-a, bench-b)")
     );
 }
+
+#[test]
+fn a_lockstep_library_run_with_a_power_hook_cuts_the_board_s_supply_for_the_power_scenarios() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let supply = dir.path().join("supply");
+    let board = Board::start(&["--supply-file", supply.to_str().expect("utf-8")]);
+    let library = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut power: Vec<_> = std::fs::read_dir(&library)
+        .expect("the library")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            std::fs::read_to_string(p)
+                .is_ok_and(|t| p.extension().is_some_and(|e| e == "ron") && t.contains("PowerCut"))
+        })
+        .collect();
+    power.sort();
+    assert!(power.len() >= 4, "the library's power-cut scenarios: {power:?}");
+    let out = dir.path().join("out");
+    let run = hil()
+        .args(["run", "--port", &board.1, "--out"])
+        .arg(&out)
+        .arg("--power-off-cmd")
+        .arg(format!("echo off > {}; echo relay open", supply.display()))
+        .arg("--power-on-cmd")
+        .arg(format!("echo on > {}", supply.display()))
+        .args(&power)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&run.stderr));
+    assert!(text.contains(&format!("{} passed, 0 failed", power.len())), "{text}");
+    for entry in std::fs::read_dir(&out).expect("out").filter_map(Result::ok) {
+        let Ok(trace) = std::fs::read_to_string(entry.path().join("trace.jsonl")) else { continue };
+        assert!(
+            trace.contains("\"hook\":\"power_off\"") && trace.contains("\"output\":\"relay open\\n\""),
+            "the hook's run is traced"
+        );
+        assert!(trace.contains("\"hook\":\"power_on\""));
+        // While its supply is cut the board sends nothing: the hook, not the plant's report, cut it.
+        let (mut cut, mut while_cut, mut after) = (false, 0, 0);
+        for line in trace.lines() {
+            if line.contains("\"change\":{\"kind\":\"PowerCut\"}") {
+                cut = true;
+            } else if line.contains("\"change\":{\"kind\":\"PowerRestored\"}") {
+                cut = false;
+            } else if line.contains("\"type\":\"bytes\"") && line.contains("\"dir\":\"up\"") {
+                if cut { while_cut += 1 } else { after += 1 }
+            }
+        }
+        assert_eq!(while_cut, 0, "{}: the board spoke while cut off", entry.path().display());
+        assert!(after > 0);
+    }
+    // A hook that fails fails the scenario with its output.
+    let run = hil()
+        .args([
+            "run",
+            "--port",
+            &board.1,
+            "--power-off-cmd",
+            "echo relay stuck; exit 4",
+            "--power-on-cmd",
+            "true",
+        ])
+        .arg(&power[0])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("the power_off hook `echo relay stuck; exit 4` failed (exit 4): relay stuck"),
+        "{text}"
+    );
+}

@@ -35,6 +35,7 @@ fn link(path: &str, clock: BoardClock, faults: Faults) -> BoardLink {
         plant: true,
         plant_port: None,
         capture: None,
+        hooks: hil::hooks::Hooks::default(),
     }
 }
 

@@ -67,6 +67,11 @@ pub trait BoardBox: Send + Sync + std::fmt::Debug {
     fn power_cut(&mut self) {}
     /// Power is back at `now`: the board boots.
     fn power_restore(&mut self, _now: Instant) {}
+    /// Whether cutting and restoring the power reaches the board itself (a rig's relay hook),
+    /// so that power steps mean what they say even where the plant is real (rig mode).
+    fn switches_power(&self) -> bool {
+        false
+    }
     /// The host line changes behaviour (both directions).
     fn set_host_line(&mut self, cfg: LineConfig);
     /// The host line drops everything until `until`.

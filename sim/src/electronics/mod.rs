@@ -265,6 +265,11 @@ impl Electronics {
         }
     }
 
+    /// Whether some board's power is switched for real (see [`BoardBox::switches_power`]).
+    pub fn switches_power(&self) -> bool {
+        self.stations.iter().any(|s| s.board.switches_power())
+    }
+
     /// Power goes: the boards and the controller stop; the journal keeps what was synced and
     /// `survive` bytes of what was not (a torn tail if they end inside a record).
     pub fn power_cut(&mut self, survive: usize) {

@@ -1,5 +1,6 @@
 //! Rig mode: the plant is real and a person at the rig performs the users' physical steps when
-//! asked; steps nobody can perform on a rig (plant faults, power) are skipped and reported.
+//! asked; steps nobody can perform on a rig (plant faults; power, unless the rig has a power
+//! hook) are skipped and reported.
 
 use super::{Run, first_word, fmt_time};
 use crate::scenario::{Action, Code, OnWrong};
@@ -55,6 +56,10 @@ impl Run {
             }
             Action::Hang { user, item } => ask(self, format!("{user}: hang {item:?} at the window")),
             Action::Give { from, to, key } => ask(self, format!("{from}: hand key {key} to {to}")),
+            // A rig with a power hook cuts the board's supply for real: done as in any run.
+            Action::PowerCut { .. } | Action::PowerRestore if self.electronics.switches_power() => {
+                return false;
+            }
             Action::Stall { .. }
             | Action::ClearStall { .. }
             | Action::LoseSteps { .. }

@@ -194,6 +194,17 @@ pub enum LinkNote {
     },
     /// The serial port was opened again (HIL runs).
     PortReopened,
+    /// A rig's hook ran (HIL runs): `power_off`, `power_on` or `reset`.
+    Hook {
+        /// Which hook.
+        hook: String,
+        /// The shell command.
+        command: String,
+        /// `exit 0`, `exit 1`, `killed by a signal`, or why it could not start.
+        status: String,
+        /// What it printed (standard output, then standard error), at most 4 KiB.
+        output: String,
+    },
 }
 
 /// A change of the plant the scenario made (not the board).
