@@ -148,10 +148,6 @@ fn parse_key(s: &str) -> Result<PairingKey, String> {
     Ok(PairingKey(key))
 }
 
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    sim::scenario::Offset::parse(s).map(|o| o.0)
-}
-
 fn parse_u32(s: &str) -> Result<u32, String> {
     match s.strip_prefix("0x") {
         Some(hex) => u32::from_str_radix(hex, 16).map_err(|e| format!("{s:?}: {e}")),
@@ -288,7 +284,7 @@ struct RunArgs {
     #[arg(long = "board", value_name = "NAME", requires = "pool")]
     board_name: Option<String>,
     /// With `--pool`: how long to wait for a board to come free before giving up (exit 3).
-    #[arg(long, value_parser = parse_duration, default_value = "10m", requires = "pool")]
+    #[arg(long, value_parser = suite::parse_duration, default_value = "10m", requires = "pool")]
     pool_wait: std::time::Duration,
     /// Baud rate.
     #[arg(long, default_value_t = 115_200)]

@@ -38,7 +38,9 @@ pub struct SuiteArgs {
     pub hang: Option<String>,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+/// A duration flag (`"90s"`, `"10m"`), as scenarios write offsets: clap's value parser for
+/// `--timeout` here and `hil run --pool-wait`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::scenario::Offset::parse(s).map(|o| o.0)
 }
 

@@ -7,7 +7,7 @@ mod args;
 mod junit;
 mod select;
 
-pub use args::{SuiteArgs, files_beside};
+pub use args::{SuiteArgs, files_beside, parse_duration};
 pub use junit::junit;
 pub use select::{NotRun, Selection, Shard, failed_in, select};
 
