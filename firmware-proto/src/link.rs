@@ -484,6 +484,13 @@ impl LinkCore {
             self.rx_stream = Some(h.stream);
             self.rx_next = h.base;
             self.early.clear();
+            // A new peer incarnation has seen nothing of ours that this frame did not
+            // acknowledge (its ack was processed first): send what is in flight again now
+            // rather than when the timer says. A board on a stopped lockstep clock has no
+            // timer that would (PROTOCOL.md §4.3).
+            if self.in_flight > 0 {
+                self.resend = Some(0);
+            }
         } else if seq_diff(h.base, self.rx_next) > 0 {
             self.stats.skipped += u64::from(h.base.wrapping_sub(self.rx_next));
             self.rx_next = h.base;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use firmware_proto::Instant;
-use firmware_proto::frame::Channel;
+use firmware_proto::frame::{Channel, Flags};
 use firmware_proto::link::{Event, Link, LinkConfig, SendError};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -192,7 +192,11 @@ fn clean_wire_delivers_everything_in_order() {
     let mut net = Net::new(1, Faults::CLEAN);
     net.exchange(1_000, Duration::from_secs(60));
     assert_exactly_once_in_order(&net, 1_000, "clean");
-    assert_eq!(net.ends[0].stats().retransmits, 0);
+    // No timer ever fires; the only frames sent twice are the first window's, once, when the
+    // peer's first data frame (sent before ours arrived) showed its new stream (§4.3).
+    let stats = net.ends[0].stats();
+    assert_eq!(stats.timeouts, 0);
+    assert!(stats.retransmits <= 8, "{stats:?}");
 }
 
 #[test]
@@ -323,4 +327,47 @@ fn frames_of_another_channel_are_ignored() {
     host.handle_bytes(Instant::ZERO, &bytes);
     assert_eq!(host.poll_event(), None);
     assert_eq!(host.stats().foreign, 1);
+}
+
+/// §4.3: a data frame of a stream not adopted yet brings what is in flight again at once, with
+/// the clock standing still (a lockstep board whose harness missed its boot frames).
+#[test]
+fn a_new_peer_stream_gets_what_is_in_flight_at_once() {
+    let t = Instant::ZERO;
+    let mut board = Link::new(LinkConfig::new(Channel::Host, 7), t);
+    board.send(b"\x05booted").expect("room");
+    let lost = board.poll_transmit().expect("the first frame").to_vec();
+    assert!(board.poll_transmit().is_none());
+    // A peer that never saw `lost` starts talking, and acknowledges nothing.
+    let mut peer = Link::new(LinkConfig::new(Channel::Host, 9), t);
+    peer.send(b"\x01hello").expect("room");
+    let hello = peer.poll_transmit().expect("hello").to_vec();
+    board.handle_bytes(t, &hello);
+    let again = board.poll_transmit().expect("in flight, sent again without a timer").to_vec();
+    let (was, now) = (header_of(&lost), header_of(&again));
+    assert!(now.flags.contains(Flags::DATA) && now.seq == was.seq && now.stream == was.stream, "{now:?}");
+    assert!(now.flags.contains(Flags::ACK) && now.ack_stream == 9, "rebuilt with the new ack: {now:?}");
+    assert_eq!(board.stats().retransmits, 1);
+    assert_eq!(board.stats().timeouts, 0);
+    peer.handle_bytes(t, &again);
+    assert_eq!(peer.poll_event(), Some(Event::LinkUp));
+    assert_eq!(peer.poll_event(), Some(Event::Message(b"\x05booted".to_vec())));
+
+    // A peer that acknowledges it in the adopting frame gets nothing again.
+    let mut board = Link::new(LinkConfig::new(Channel::Host, 7), t);
+    board.send(b"\x05booted").expect("room");
+    let first = board.poll_transmit().expect("the first frame").to_vec();
+    let mut peer = Link::new(LinkConfig::new(Channel::Host, 9), t);
+    peer.handle_bytes(t, &first);
+    peer.send(b"\x01hello").expect("room");
+    let hello = peer.poll_transmit().expect("hello with the ack").to_vec();
+    board.handle_bytes(t, &hello);
+    let next = board.poll_transmit().expect("an ack for hello").to_vec();
+    assert!(!header_of(&next).flags.contains(Flags::DATA), "a control frame, no resend");
+    assert_eq!(board.stats().retransmits, 0);
+}
+
+fn header_of(wire: &[u8]) -> firmware_proto::frame::Header {
+    let mut decoder = firmware_proto::decoder::Decoder::new();
+    decoder.feed(&mut &wire[..]).expect("a frame").expect("a valid frame").header
 }
