@@ -36,7 +36,7 @@ fn bench_hil(c: &mut Criterion) {
         Ok(p) => p,
         Err(e) => panic!("{}: {e}", vb.path),
     };
-    match hil::probe::probe(&mut port, Some(&KEY), 2_000) {
+    match hil::probe::probe(&mut port, Some(&KEY), None, 2_000) {
         Ok(r) => eprintln!(
             "PTY round trip over 2,000 pings: p50 {} µs, p99 {} µs",
             r.quantile(0.5).as_micros(),
@@ -48,7 +48,7 @@ fn bench_hil(c: &mut Criterion) {
     // Each ping is a data frame down and a data frame up, plus their two acks.
     g.throughput(Throughput::Elements(400));
     g.bench_function("pty_100_ping_round_trips", |b| {
-        b.iter(|| match hil::probe::probe(&mut port, None, 100) {
+        b.iter(|| match hil::probe::probe(&mut port, None, None, 100) {
             Ok(r) => r.round_trips.len(),
             Err(e) => panic!("probe: {e}"),
         })

@@ -2,6 +2,7 @@
 //! only the board box moves across a serial port — to a real board, or to `hil virtual-board`
 //! (the reference firmware on a PTY). See `hil/TESTING.md`.
 
+pub mod conformance;
 pub mod faults;
 pub mod hooks;
 pub mod pcap;

@@ -27,7 +27,7 @@ use hil::port::Port;
 use hil::probe::Sender;
 use hil::remote::{BoardLink, Placer, fitting_automat};
 use hil::rig::{SharedOperator, TerminalOperator};
-use hil::virtual_board::{Clock, VirtualBoard, VirtualBoardConfig};
+use hil::virtual_board::{Clock, Flaw, VirtualBoard, VirtualBoardConfig};
 use sim::board_box::BoardClock;
 use sim::run::BoardPlacer;
 use sim::run::Operator;
@@ -74,6 +74,10 @@ enum Command {
         /// Check the board's pairing proof against this key (64 hex digits).
         #[arg(long, value_parser = parse_key)]
         key: Option<PairingKey>,
+        /// The id the board was paired with (decimal or 0x hex): the proof is checked with it,
+        /// and a board that says another id fails (default: the id the board gives).
+        #[arg(long, value_parser = parse_u32)]
+        board_id: Option<u32>,
         /// Round trips to time.
         #[arg(long, default_value_t = 1000)]
         pings: usize,
@@ -120,6 +124,27 @@ enum Command {
         /// from the plant's `Power` reports: a relay for tests.
         #[arg(long, value_name = "FILE")]
         supply_file: Option<PathBuf>,
+        /// Break one rule on purpose (tests of `hil conformance`).
+        #[arg(long, value_enum, hide = true)]
+        flaw: Option<Flaw>,
+        #[command(flatten)]
+        board: Board,
+    },
+    /// Walk a board through the rules of PROTOCOL.md, one at a time: a pass/fail table with
+    /// each rule's section. Needs a lockstep board (capability bit 0) on one port.
+    Conformance {
+        /// The serial port.
+        #[arg(long)]
+        port: String,
+        /// Baud rate.
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// Cut the board's supply (`sh -c`); with --power-on-cmd the power-cut rule runs.
+        #[arg(long, value_name = "CMD")]
+        power_off_cmd: Option<String>,
+        /// Restore the board's supply (`sh -c`).
+        #[arg(long, value_name = "CMD")]
+        power_on_cmd: Option<String>,
         #[command(flatten)]
         board: Board,
     },
@@ -172,14 +197,19 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(2, format!("cannot list serial ports: {e}")),
         },
-        Command::Probe { port, baud, key, pings } => {
+        Command::Probe { port, baud, key, board_id, pings } => {
             let mut p = match Port::open(&port, baud) {
                 Ok(p) => p,
                 Err(e) => return fail(2, format!("{port}: {e}")),
             };
-            match hil::probe::probe(&mut p, key.as_ref(), pings) {
+            match hil::probe::probe(&mut p, key.as_ref(), board_id, pings) {
                 Ok(r) => {
-                    println!("board id      {:#010x}", r.board_id);
+                    match board_id {
+                        Some(id) if id != r.board_id => {
+                            println!("board id      {:#010x} (MISMATCH: paired as {id:#010x})", r.board_id);
+                        }
+                        _ => println!("board id      {:#010x}", r.board_id),
+                    }
                     println!("protocol      {}", r.protocol);
                     println!("firmware      {}.{}.{}", r.firmware.major, r.firmware.minor, r.firmware.patch);
                     println!("slots         {}", r.slot_count);
@@ -198,7 +228,8 @@ fn main() -> ExitCode {
                         r.quantile(0.99).as_micros(),
                         r.round_trips.len()
                     );
-                    if r.paired == Some(false) { ExitCode::from(1) } else { ExitCode::SUCCESS }
+                    let mismatch = board_id.is_some_and(|id| id != r.board_id);
+                    if r.paired == Some(false) || mismatch { ExitCode::from(1) } else { ExitCode::SUCCESS }
                 }
                 Err(e) => fail(1, format!("{port}: {e}")),
             }
@@ -225,7 +256,7 @@ fn main() -> ExitCode {
                 Err(e) => fail(1, format!("{port}: {e}")),
             }
         }
-        Command::VirtualBoard { port, plant_port, baud, mode, supply_file, board } => {
+        Command::VirtualBoard { port, plant_port, baud, mode, supply_file, flaw, board } => {
             let cfg = VirtualBoardConfig {
                 board_id: board.board_id,
                 key: board.key,
@@ -256,7 +287,7 @@ fn main() -> ExitCode {
                 }
             }
             let stop = AtomicBool::new(false);
-            let mut vb = VirtualBoard::new(cfg);
+            let mut vb = VirtualBoard::new(cfg).with_flaw(flaw);
             if let Some(f) = supply_file {
                 vb = vb.with_supply_file(f);
             }
@@ -264,6 +295,25 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(1, format!("{path}: {e}")),
             }
+        }
+        Command::Conformance { port, baud, power_off_cmd, power_on_cmd, board } => {
+            let mut p = match Port::open(&port, baud) {
+                Ok(p) => p,
+                Err(e) => return fail(2, format!("{port}: {e}")),
+            };
+            if power_off_cmd.is_some() != power_on_cmd.is_some() {
+                return fail(2, "--power-off-cmd and --power-on-cmd go together".into());
+            }
+            let opts = hil::conformance::Options {
+                key: board.key,
+                board_id: board.board_id,
+                power_off: power_off_cmd,
+                power_on: power_on_cmd,
+            };
+            let results = hil::conformance::run(&mut p, opts);
+            print!("{}", hil::conformance::table(&results));
+            let failed = results.iter().any(|r| matches!(r.verdict, hil::conformance::Verdict::Fail(_)));
+            if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
         }
         Command::Run(args) => run(args),
     }

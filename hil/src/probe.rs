@@ -51,7 +51,7 @@ impl ProbeReport {
 
 /// Randomness for challenges and stream ids: the wall clock and the process id (a probe's
 /// challenge only has to differ between probes).
-fn rng() -> ChaCha8Rng {
+pub(crate) fn rng() -> ChaCha8Rng {
     let t =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     ChaCha8Rng::seed_from_u64(t ^ u64::from(std::process::id()).rotate_left(32))
@@ -123,7 +123,15 @@ impl HostEnd {
 }
 
 /// Handshake, identity, pairing check, and `pings` round trips.
-pub fn probe(port: &mut Port, key: Option<&PairingKey>, pings: usize) -> Result<ProbeReport, String> {
+///
+/// The proof is checked with `key` and the id the board was paired with (`board_id`; without
+/// it, the id the board gives), so a board that claims another id fails the pairing check.
+pub fn probe(
+    port: &mut Port,
+    key: Option<&PairingKey>,
+    board_id: Option<u32>,
+    pings: usize,
+) -> Result<ProbeReport, String> {
     let mut end = HostEnd::new();
     let challenge: [u8; 16] = rng().random();
     end.send(
@@ -154,7 +162,7 @@ pub fn probe(port: &mut Port, key: Option<&PairingKey>, pings: usize) -> Result<
         }
         _ => None,
     })?;
-    report.paired = key.map(|k| pairing_proof(k, report.board_id, &challenge) == proof);
+    report.paired = key.map(|k| pairing_proof(k, board_id.unwrap_or(report.board_id), &challenge) == proof);
     for nonce in 0..pings as u32 {
         let sent = WallInstant::now();
         end.send(port, &HostToBoard::Ping { nonce })?;

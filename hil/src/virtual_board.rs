@@ -39,6 +39,15 @@ pub enum Clock {
     Realtime,
 }
 
+/// A rule the virtual board breaks on purpose, to prove that `hil conformance` catches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Flaw {
+    /// A clock message from a new harness, or one turned back, does not restart it (§8.3).
+    Restart,
+    /// Its `ClockAck` names only the firmware's timers, not its link ends' (§8.3).
+    Deadline,
+}
+
 /// A virtual board's identity and geometry.
 #[derive(Clone, Debug)]
 pub struct VirtualBoardConfig {
@@ -91,6 +100,8 @@ pub struct VirtualBoard {
     /// The supply as a rig's relay gives it: a file that reads `on` or `off` (anything else
     /// or missing: on). With it, the plant's `Power` reports no longer switch the board.
     supply: Option<std::path::PathBuf>,
+    /// A rule broken on purpose.
+    flaw: Option<Flaw>,
 }
 
 impl std::fmt::Debug for VirtualBoard {
@@ -123,6 +134,7 @@ impl VirtualBoard {
             splitter: FrameSplitter::default(),
             second_splitter: FrameSplitter::default(),
             supply: None,
+            flaw: None,
         };
         vb.power_on();
         vb
@@ -132,6 +144,12 @@ impl VirtualBoard {
     /// the plant's `Power` reports (`hil virtual-board --supply-file`).
     pub fn with_supply_file(mut self, path: std::path::PathBuf) -> Self {
         self.supply = Some(path);
+        self
+    }
+
+    /// Breaks `flaw` on purpose (`hil virtual-board --flaw`, for the conformance suite's tests).
+    pub fn with_flaw(mut self, flaw: Option<Flaw>) -> Self {
+        self.flaw = flaw;
         self
     }
 
@@ -204,10 +222,10 @@ impl VirtualBoard {
     fn timers(&mut self) {
         let now = self.now;
         if let Some(p) = self.on.as_mut() {
+            // Every link end learns the time, due or not: what the board sends next starts its
+            // retransmission timer from the link's idea of now, which must be this tick's.
             for link in [&mut p.host, &mut p.plant] {
-                if link.poll_timeout().is_some_and(|t| t <= now) {
-                    link.handle_timeout(now);
-                }
+                link.handle_timeout(now);
             }
             if p.board.poll_timeout().is_some_and(|t| t <= now) {
                 p.board.handle_timeout(now);
@@ -223,7 +241,8 @@ impl VirtualBoard {
             && self.on.is_some()
             && let Some((t, stream)) = clock_of(&mut self.peek, frame)
         {
-            if t + Duration::from_secs(1) < self.now || self.harness != Some(stream) {
+            let new_run = t + Duration::from_secs(1) < self.now || self.harness != Some(stream);
+            if new_run && self.flaw != Some(Flaw::Restart) {
                 // A new harness (a clock from a new stream, or one started again): a new run,
                 // with a fresh board, whose links know nothing of what came before.
                 self.power_off();
@@ -342,6 +361,7 @@ impl VirtualBoard {
         }
         for (now_us, next) in acks {
             let links = [p.host.poll_timeout(), p.plant.poll_timeout()].into_iter().flatten().min();
+            let links = if self.flaw == Some(Flaw::Deadline) { None } else { links };
             let next_deadline_us = match (next, links.map(Instant::as_micros)) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
