@@ -114,9 +114,9 @@ fn vectors() -> Vec<Vector> {
             &PlantToBoard::ClockJump { now_us: 3_600_000_000 },
         ),
         vector(
-            "Plant: ClockAck, next deadline 3601.5 s",
+            "Plant: ClockAck, next deadline 3600.25 s (its plant link's keepalive)",
             data(Channel::Plant, 1, Some((0x22, 9))),
-            &BoardToPlant::ClockAck { now_us: 3_600_000_000, next_deadline_us: Some(3_601_500_000) },
+            &BoardToPlant::ClockAck { now_us: 3_600_000_000, next_deadline_us: Some(3_600_250_000) },
         ),
         Vector {
             title: "Control frame: ack only (no payload)",

@@ -11,7 +11,9 @@
 //! answers nothing, keeps only its non-volatile state), mains back boots it (in lockstep at
 //! the next tick, whose time its clock starts from). A clock message from a new harness stream,
 //! or a lockstep clock that jumps back by more than a second, means a new run: the board
-//! restarts, as a fresh one (a rig would power-cycle a real board between runs).
+//! restarts, as a fresh one keeping only its non-volatile memory (PROTOCOL.md §8.3).
+//!
+//! `with_flaw` breaks one rule on purpose, so `hil conformance`'s tests can show it is caught.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
