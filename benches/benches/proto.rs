@@ -116,7 +116,7 @@ fn link_transfer(count: usize, payload: &[u8]) -> usize {
     let mut got = 0;
     let mut wire = Vec::with_capacity(16 * MAX_WIRE);
     while got < count {
-        while sent < count && a.send(payload).is_ok() {
+        while sent < count && a.send(now, payload).is_ok() {
             sent += 1;
         }
         wire.clear();

@@ -106,7 +106,7 @@ fn link_pair(count: usize, payload: &[u8]) -> u64 {
     let (mut sent, mut got, mut frames) = (0, 0, 0u64);
     let mut wire = Vec::new();
     while got < count {
-        if sent < count && a.send(payload).is_ok() {
+        if sent < count && a.send(now, payload).is_ok() {
             sent += 1;
         }
         for a_to_b in [true, false] {

@@ -214,16 +214,19 @@ impl Link {
         self.decoder.stats()
     }
 
-    /// Queues a payload for reliable delivery.
-    pub fn send(&mut self, payload: &[u8]) -> Result<(), SendError> {
+    /// Queues a payload for reliable delivery at `now`: the time its retransmission timer and
+    /// the keepalive count from when it goes out (a link told the time only by `handle_*` would
+    /// start them from the last time it was told).
+    pub fn send(&mut self, now: Instant, payload: &[u8]) -> Result<(), SendError> {
+        self.core.now = self.core.now.max(now);
         self.core.send(payload)
     }
 
     /// Encodes and queues a message.
-    pub fn send_message<M: Message>(&mut self, message: &M) -> Result<(), SendError> {
+    pub fn send_message<M: Message>(&mut self, now: Instant, message: &M) -> Result<(), SendError> {
         let mut buf = [0u8; MAX_PAYLOAD];
         let n = message::encode(message, &mut buf)?;
-        self.core.send(&buf[..n])
+        self.send(now, &buf[..n])
     }
 
     /// Feeds bytes from the wire (any chunking). Frames of other channels are ignored.

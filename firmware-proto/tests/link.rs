@@ -161,7 +161,7 @@ impl Net {
                 while next[e] < count {
                     let mut payload = next[e].to_le_bytes().to_vec();
                     payload.resize(4 + (next[e] as usize * 7) % 230, 0xA5); // varied lengths
-                    match self.ends[e].send(&payload) {
+                    match self.ends[e].send(self.now, &payload) {
                         Ok(()) => next[e] += 1,
                         Err(SendError::QueueFull) => break,
                         Err(other) => panic!("send failed: {other}"),
@@ -248,17 +248,17 @@ proptest! {
 fn send_queue_is_bounded() {
     let mut link = Link::new(LinkConfig::new(Channel::Plant, 0), Instant::ZERO);
     for i in 0..64u32 {
-        link.send(&i.to_le_bytes()).expect("room");
+        link.send(Instant::ZERO, &i.to_le_bytes()).expect("room");
     }
-    assert_eq!(link.send(b"x"), Err(SendError::QueueFull));
-    assert_eq!(link.send(&[0; 239]), Err(SendError::TooLarge(239)));
+    assert_eq!(link.send(Instant::ZERO, b"x"), Err(SendError::QueueFull));
+    assert_eq!(link.send(Instant::ZERO, &[0; 239]), Err(SendError::TooLarge(239)));
 }
 
 #[test]
 fn retransmission_backs_off_while_the_peer_is_away() {
     let mut net = Net::new(7, Faults::CLEAN);
     net.cut = true;
-    net.ends[0].send(b"\x00\x00\x00\x00").expect("room");
+    net.ends[0].send(net.now, b"\x00\x00\x00\x00").expect("room");
     net.run_until(Instant::from_millis(10_000));
     let timeouts = net.ends[0].stats().timeouts;
     // 50, 100, 200, 400, 800 ms, then every 1 s: about 13 in 10 s, far fewer than 200 at 50 ms.
@@ -305,14 +305,14 @@ fn messages_in_flight_when_the_receiver_reboots_reach_its_new_incarnation() {
     net.exchange(5, Duration::from_secs(10));
     net.cut = true;
     for i in 0..3u32 {
-        net.ends[0].send(&(100 + i).to_le_bytes()).expect("room");
+        net.ends[0].send(net.now, &(100 + i).to_le_bytes()).expect("room");
     }
     net.run_until(net.now + Duration::from_millis(100));
     let now = net.now;
     net.ends[1] = Link::new(LinkConfig::new(Channel::Host, 200), now);
     net.received[1].clear();
     net.cut = false;
-    net.ends[0].send(&200u32.to_le_bytes()).expect("room");
+    net.ends[0].send(net.now, &200u32.to_le_bytes()).expect("room");
     net.run_until(net.now + Duration::from_secs(5));
     assert_eq!(net.received[1], [100, 101, 102, 200]);
     assert_eq!(net.ends[0].queued(), 0);
@@ -322,7 +322,7 @@ fn messages_in_flight_when_the_receiver_reboots_reach_its_new_incarnation() {
 fn frames_of_another_channel_are_ignored() {
     let mut host = Link::new(LinkConfig::new(Channel::Host, 0), Instant::ZERO);
     let mut plant = Link::new(LinkConfig::new(Channel::Plant, 0), Instant::ZERO);
-    plant.send(b"\x01").expect("room");
+    plant.send(Instant::ZERO, b"\x01").expect("room");
     let bytes = plant.poll_transmit().expect("a frame").to_vec();
     host.handle_bytes(Instant::ZERO, &bytes);
     assert_eq!(host.poll_event(), None);
@@ -335,12 +335,12 @@ fn frames_of_another_channel_are_ignored() {
 fn a_new_peer_stream_gets_what_is_in_flight_at_once() {
     let t = Instant::ZERO;
     let mut board = Link::new(LinkConfig::new(Channel::Host, 7), t);
-    board.send(b"\x05booted").expect("room");
+    board.send(t, b"\x05booted").expect("room");
     let lost = board.poll_transmit().expect("the first frame").to_vec();
     assert!(board.poll_transmit().is_none());
     // A peer that never saw `lost` starts talking, and acknowledges nothing.
     let mut peer = Link::new(LinkConfig::new(Channel::Host, 9), t);
-    peer.send(b"\x01hello").expect("room");
+    peer.send(t, b"\x01hello").expect("room");
     let hello = peer.poll_transmit().expect("hello").to_vec();
     board.handle_bytes(t, &hello);
     let again = board.poll_transmit().expect("in flight, sent again without a timer").to_vec();
@@ -355,11 +355,11 @@ fn a_new_peer_stream_gets_what_is_in_flight_at_once() {
 
     // A peer that acknowledges it in the adopting frame gets nothing again.
     let mut board = Link::new(LinkConfig::new(Channel::Host, 7), t);
-    board.send(b"\x05booted").expect("room");
+    board.send(t, b"\x05booted").expect("room");
     let first = board.poll_transmit().expect("the first frame").to_vec();
     let mut peer = Link::new(LinkConfig::new(Channel::Host, 9), t);
     peer.handle_bytes(t, &first);
-    peer.send(b"\x01hello").expect("room");
+    peer.send(t, b"\x01hello").expect("room");
     let hello = peer.poll_transmit().expect("hello with the ack").to_vec();
     board.handle_bytes(t, &hello);
     let next = board.poll_transmit().expect("an ack for hello").to_vec();
@@ -370,4 +370,19 @@ fn a_new_peer_stream_gets_what_is_in_flight_at_once() {
 fn header_of(wire: &[u8]) -> firmware_proto::frame::Header {
     let mut decoder = firmware_proto::decoder::Decoder::new();
     decoder.feed(&mut &wire[..]).expect("a frame").expect("a valid frame").header
+}
+
+/// A message sent at `t` starts its retransmission timer at `t`, however long ago the link was
+/// last told the time (a board whose heartbeat fires on a quiet link): before `send` took the
+/// time, the timer started from the last frame received and fired at once, a spurious resend.
+#[test]
+fn timers_count_from_the_send_not_from_the_last_time_the_link_was_told() {
+    let mut link = Link::new(LinkConfig::new(Channel::Host, 3), Instant::ZERO);
+    let t = Instant::from_millis(10_000);
+    link.send(t, b"\x0dbeat").expect("room");
+    assert!(link.poll_transmit().is_some());
+    assert_eq!(link.poll_timeout(), Some(Instant::from_millis(10_050)));
+    link.handle_timeout(Instant::from_millis(10_049));
+    assert!(link.poll_transmit().is_none(), "nothing is due before the 50 ms timeout");
+    assert_eq!(link.stats().retransmits, 0);
 }

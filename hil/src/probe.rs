@@ -77,7 +77,8 @@ impl HostEnd {
     }
 
     fn send(&mut self, port: &mut Port, m: &HostToBoard) -> Result<(), String> {
-        self.link.send_message(m).map_err(|e| e.to_string())?;
+        let now = self.now();
+        self.link.send_message(now, m).map_err(|e| e.to_string())?;
         self.flush(port)
     }
 

@@ -342,16 +342,17 @@ impl VirtualBoard {
     /// ends' timers.
     fn transmit(&mut self, port: &mut Port) -> io::Result<()> {
         let Some(p) = self.on.as_mut() else { return Ok(()) };
+        let now = self.now;
         // Every tick handled gets its answer (several may be delivered at once).
         let mut acks = Vec::new();
         while let Some(o) = p.board.poll_output() {
             let _ = match o {
-                BoardOutput::Host(m) => p.host.send_message(&m),
+                BoardOutput::Host(m) => p.host.send_message(now, &m),
                 BoardOutput::Plant(BoardToPlant::ClockAck { now_us, next_deadline_us }) => {
                     acks.push((now_us, next_deadline_us));
                     Ok(())
                 }
-                BoardOutput::Plant(m) => p.plant.send_message(&m),
+                BoardOutput::Plant(m) => p.plant.send_message(now, &m),
             };
         }
         // What the links have to send goes first: a keepalive due now is sent, not named as due.
@@ -368,7 +369,7 @@ impl VirtualBoard {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let _ = p.plant.send_message(&BoardToPlant::ClockAck { now_us, next_deadline_us });
+            let _ = p.plant.send_message(now, &BoardToPlant::ClockAck { now_us, next_deadline_us });
         }
         while let Some(bytes) = p.host.poll_transmit() {
             port.write(bytes)?;

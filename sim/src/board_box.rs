@@ -233,8 +233,8 @@ impl BoardBox for LocalBoard {
             while let Some(o) = b.poll_output() {
                 progress = true;
                 let sent = match &o {
-                    BoardOutput::Host(m) => self.host.send_message(m),
-                    BoardOutput::Plant(m) => self.plant.send_message(m),
+                    BoardOutput::Host(m) => self.host.send_message(now, m),
+                    BoardOutput::Plant(m) => self.plant.send_message(now, m),
                 };
                 if let Err(e) = sent {
                     io.notes.push((

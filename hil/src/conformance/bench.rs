@@ -228,7 +228,7 @@ impl<'p> Session<'p> {
             ticks: 0,
         };
         if let Some(m) = first {
-            s.plant.send_message(&m).map_err(|e| format!("cannot send {m:?}: {e}"))?;
+            s.plant.send_message(at, &m).map_err(|e| format!("cannot send {m:?}: {e}"))?;
         }
         s.clock(true)?;
         Ok(s)
@@ -246,14 +246,14 @@ impl<'p> Session<'p> {
 
     /// Sends a host command and lets the board handle it (a tick at the same time follows it).
     pub fn host(&mut self, m: &HostToBoard) -> Result<(), String> {
-        self.host.send_message(m).map_err(|e| format!("cannot send {m:?}: {e}"))?;
+        self.host.send_message(self.now, m).map_err(|e| format!("cannot send {m:?}: {e}"))?;
         self.flush()?;
         self.clock(false)
     }
 
     /// Sends a plant report and lets the board handle it.
     pub fn plant(&mut self, m: &PlantToBoard) -> Result<(), String> {
-        self.plant.send_message(m).map_err(|e| format!("cannot send {m:?}: {e}"))?;
+        self.plant.send_message(self.now, m).map_err(|e| format!("cannot send {m:?}: {e}"))?;
         self.flush()?;
         self.clock(false)
     }
@@ -311,7 +311,7 @@ impl<'p> Session<'p> {
                     link.handle_timeout(self.now);
                 }
             }
-            self.plant.send_message(&m).map_err(|e| format!("cannot send {m:?}: {e}"))?;
+            self.plant.send_message(self.now, &m).map_err(|e| format!("cannot send {m:?}: {e}"))?;
             self.ticks += 1;
             self.flush()?;
             self.wait_ack(t)?;
@@ -320,7 +320,7 @@ impl<'p> Session<'p> {
                 return Ok(());
             }
             for r in &due {
-                self.plant.send_message(r).map_err(|e| format!("cannot send {r:?}: {e}"))?;
+                self.plant.send_message(self.now, r).map_err(|e| format!("cannot send {r:?}: {e}"))?;
             }
         }
     }
@@ -409,7 +409,7 @@ impl<'p> Session<'p> {
     pub fn advance_unanswered(&mut self, by: Duration) -> Result<(), String> {
         self.now += by;
         let m = PlantToBoard::ClockTick { now_us: self.now.as_micros() };
-        self.plant.send_message(&m).map_err(|e| format!("cannot send {m:?}: {e}"))?;
+        self.plant.send_message(self.now, &m).map_err(|e| format!("cannot send {m:?}: {e}"))?;
         self.flush()
     }
 

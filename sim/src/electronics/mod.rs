@@ -293,7 +293,7 @@ impl Electronics {
             out.push(Outgoing::Message(i, LinkMessage::PlantUp(report.clone())));
             if on {
                 // A board switched on boots at the next tick (its clock starts there).
-                let _ = s.plant_end.send_message(&report);
+                let _ = s.plant_end.send_message(now, &report);
                 s.lock = Lockstep {
                     powered: true,
                     dirty: true,
@@ -404,7 +404,7 @@ impl Electronics {
             }
             if s.lock.dirty {
                 s.lock.dirty = false;
-                let _ = s.plant_end.send_message(&PlantToBoard::ClockTick { now_us: now.as_micros() });
+                let _ = s.plant_end.send_message(now, &PlantToBoard::ClockTick { now_us: now.as_micros() });
                 s.lock.sent = Some(now);
                 s.lock.pending += 1;
                 s.transmit(now);

@@ -153,7 +153,7 @@ impl Station {
     pub(super) fn ensure_jump(&mut self, now: Instant) {
         self.touch();
         if self.lockstep() && self.lock.sent.is_none_or(|t| t < now) {
-            let _ = self.plant_end.send_message(&PlantToBoard::ClockJump { now_us: now.as_micros() });
+            let _ = self.plant_end.send_message(now, &PlantToBoard::ClockJump { now_us: now.as_micros() });
             self.lock.sent = Some(now);
             self.lock.pending += 1;
         }
@@ -179,14 +179,14 @@ impl Station {
     ) -> Result<(), firmware_proto::link::SendError> {
         self.ensure_jump(now);
         self.lock.dirty = true;
-        self.ctl_host.send(payload)
+        self.ctl_host.send(now, payload)
     }
 
     /// Queues a message for the board on the plant link (after a jump to `now` if needed).
     pub(super) fn send_plant(&mut self, now: Instant, message: &PlantToBoard) {
         self.ensure_jump(now);
         self.lock.dirty = true;
-        let _ = self.plant_end.send_message(message);
+        let _ = self.plant_end.send_message(now, message);
     }
 
     /// Hands what the two harness-side link ends have to send to the box: the plant link's
