@@ -145,8 +145,12 @@ enum Command {
         /// Restore the board's supply (`sh -c`).
         #[arg(long, value_name = "CMD")]
         power_on_cmd: Option<String>,
-        #[command(flatten)]
-        board: Board,
+        /// The board's pairing key, 64 hex digits (default: the test rigs' key).
+        #[arg(long, default_value = TEST_KEY, value_parser = parse_key)]
+        key: PairingKey,
+        /// The id the board was paired with.
+        #[arg(long, default_value_t = TEST_BOARD_ID, value_parser = parse_u32)]
+        board_id: u32,
     },
 }
 
@@ -296,20 +300,16 @@ fn main() -> ExitCode {
                 Err(e) => fail(1, format!("{path}: {e}")),
             }
         }
-        Command::Conformance { port, baud, power_off_cmd, power_on_cmd, board } => {
+        Command::Conformance { port, baud, power_off_cmd, power_on_cmd, key, board_id } => {
+            if power_off_cmd.is_some() != power_on_cmd.is_some() {
+                return fail(2, "--power-off-cmd and --power-on-cmd go together".into());
+            }
             let mut p = match Port::open(&port, baud) {
                 Ok(p) => p,
                 Err(e) => return fail(2, format!("{port}: {e}")),
             };
-            if power_off_cmd.is_some() != power_on_cmd.is_some() {
-                return fail(2, "--power-off-cmd and --power-on-cmd go together".into());
-            }
-            let opts = hil::conformance::Options {
-                key: board.key,
-                board_id: board.board_id,
-                power_off: power_off_cmd,
-                power_on: power_on_cmd,
-            };
+            let opts =
+                hil::conformance::Options { key, board_id, power_off: power_off_cmd, power_on: power_on_cmd };
             let results = hil::conformance::run(&mut p, opts);
             print!("{}", hil::conformance::table(&results));
             let failed = results.iter().any(|r| matches!(r.verdict, hil::conformance::Verdict::Fail(_)));

@@ -157,3 +157,22 @@ fn sniff_then_probe_then_run_work_on_a_board_that_does_not_restart() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("1 passed, 0 failed"), "{text}");
 }
+
+/// Hooks that switch nothing: the board keeps talking while its supply should be cut, the
+/// power rule fails, and the power-on hook runs all the same.
+#[test]
+fn a_power_hook_that_cuts_nothing_fails_the_power_rule_and_the_supply_comes_back() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let supply = dir.path().join("supply");
+    let board = Board::start(&["--supply-file", supply.to_str().expect("utf-8 path")]);
+    let ran = dir.path().join("on-ran");
+    let on = format!("echo yes > {}", ran.display());
+    let (code, text) = conformance(&board, &["--power-off-cmd", "true", "--power-on-cmd", &on]);
+    assert_eq!(code, Some(1), "{text}");
+    let power = rows(&text).into_iter().find(|(r, _, _)| r == "power off and on").expect("the power rule");
+    assert!(power.2.contains("frames arrived while the supply was cut"), "{power:?}");
+    assert!(ran.exists(), "the power-on hook ran after the failed check");
+    let (code, text) = conformance(&board, &["--power-on-cmd", "true"]);
+    assert_eq!(code, Some(2), "one hook without the other: {text}");
+    assert!(text.contains("--power-off-cmd and --power-on-cmd go together"), "{text}");
+}

@@ -437,20 +437,12 @@ fn power_cut(b: &mut Bench<'_>) -> Check {
     let (Some(off), Some(on)) = (b.opts.power_off.clone(), b.opts.power_on.clone()) else {
         return Err(Miss::NotRun("no power hooks (--power-off-cmd, --power-on-cmd)".into()));
     };
-    let c = {
-        let (mut s, signer, _) = homed(b, at(0.0))?;
-        s.host(&signer.unlock_door(1_000))?;
-        if let (_, Some(why)) = crate::hooks::run("power_off", &off) {
-            return Err(Miss::NotRun(why));
-        }
-        s.advance_unanswered(Duration::from_secs(1))?;
-        let frames = s.listen(Duration::from_millis(1_500))?;
-        ensure(frames == 0, || format!("{frames} frames arrived while the supply was cut"))?;
-        signer.counter()
-    };
+    // Whatever the board does while its supply is cut, the supply comes back before the verdict.
+    let cut = supply_cut(b, &off);
     if let (_, Some(why)) = crate::hooks::run("power_on", &on) {
         return Err(Miss::NotRun(why));
     }
+    let c = cut?;
     // As the harness does: the plant reports mains back, then the clock; the board boots at it.
     let (mut s, signer) = b.open_after(at(3.0), PlantToBoard::Power { mains: true, battery_mv: 13_200 })?;
     let got = s.take();
@@ -468,4 +460,18 @@ fn power_cut(b: &mut Bench<'_>) -> Check {
         .into_iter()
         .find_map(|(_, m)| if let BoardToHost::Status(st) = m { Some(st.uptime_ms) } else { None });
     ensure(uptime == Some(1_000), || format!("uptime {uptime:?} ms 1 s after booting at 3 s: 1000 expected"))
+}
+
+/// A homed board whose supply `off` then cuts: it must say nothing at all, not even to a
+/// clock message. The last counter it accepted before the cut.
+fn supply_cut(b: &mut Bench<'_>, off: &str) -> Result<u32, Miss> {
+    let (mut s, signer, _) = homed(b, at(0.0))?;
+    s.host(&signer.unlock_door(1_000))?;
+    if let (_, Some(why)) = crate::hooks::run("power_off", off) {
+        return Err(Miss::NotRun(why));
+    }
+    s.advance_unanswered(Duration::from_secs(1))?;
+    let frames = s.listen(Duration::from_millis(1_500))?;
+    ensure(frames == 0, || format!("{frames} frames arrived while the supply was cut"))?;
+    Ok(signer.counter())
 }
