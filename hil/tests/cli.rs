@@ -1,37 +1,12 @@
 //! The `hil` command line against `hil virtual-board` on a PTY: probe, sniff, run, and what a
 //! bad flag gets.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 
-fn hil() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hil"))
-}
-
-/// `hil virtual-board` as a process, and the PTY path it printed.
-struct Board(Child, String);
-
-impl Board {
-    fn start(args: &[&str]) -> Board {
-        let mut child = hil()
-            .arg("virtual-board")
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("virtual board starts");
-        let mut line = String::new();
-        let out = child.stdout.take().expect("stdout");
-        BufReader::new(out).read_line(&mut line).expect("prints its PTY");
-        Board(child, line.trim().to_string())
-    }
-}
-
-impl Drop for Board {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{Board, hil};
 
 #[test]
 fn probe_reports_identity_pairing_and_latency() {

@@ -2,37 +2,11 @@
 //! breaks one on purpose fails that rule with its section; and the line tools a vendor uses
 //! before a run (sniff, probe) leave a board that follows the spec ready for the next.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+mod support;
 
-fn hil() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hil"))
-}
+use std::process::Output;
 
-/// `hil virtual-board` as a process, and the PTY path it printed.
-struct Board(Child, String);
-
-impl Board {
-    fn start(args: &[&str]) -> Board {
-        let mut child = hil()
-            .arg("virtual-board")
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("virtual board starts");
-        let mut line = String::new();
-        let out = child.stdout.take().expect("stdout");
-        BufReader::new(out).read_line(&mut line).expect("prints its PTY");
-        Board(child, line.trim().to_string())
-    }
-}
-
-impl Drop for Board {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{Board, hil};
 
 fn conformance(board: &Board, extra: &[&str]) -> (Option<i32>, String) {
     let out: Output = hil().args(["conformance", "--port", &board.1]).args(extra).output().expect("runs");

@@ -408,23 +408,7 @@ fn restart(b: &mut Bench<'_>) -> Check {
     };
     // A new harness at 5 s: a new run, the clock from its first message, the counter kept.
     let (mut s, signer) = b.open(at(5.0), true, false)?;
-    let got = s.take();
-    ensure(matches!(host_msgs(&got).first(), Some((_, BoardToHost::Booted { .. }))), || {
-        format!("a clock message from a new harness stream did not restart the board: {}", list(&got))
-    })?;
-    let (h, _) = hello(&mut s, signer)?;
-    ensure(h.last_counter == c, || {
-        format!("last_counter {} after a restart; {c} before it", h.last_counter)
-    })?;
-    s.advance(at(6.0))?;
-    s.host(&HostToBoard::Status)?;
-    let got = s.take();
-    let uptime = host_msgs(&got)
-        .into_iter()
-        .find_map(|(_, m)| if let BoardToHost::Status(st) = m { Some(st.uptime_ms) } else { None });
-    ensure(uptime == Some(1_000), || {
-        format!("uptime {uptime:?} ms at 6 s after a restart at 5 s: 1000 expected")
-    })?;
+    new_run(&mut s, signer, c, "a clock message from a new harness stream")?;
     // The same harness turning its clock back by more than a second: a new run too.
     s.jump_to(at(2.0))?;
     let got = s.take();
@@ -445,21 +429,28 @@ fn power_cut(b: &mut Bench<'_>) -> Check {
     let c = cut?;
     // As the harness does: the plant reports mains back, then the clock; the board boots at it.
     let (mut s, signer) = b.open_after(at(3.0), PlantToBoard::Power { mains: true, battery_mv: 13_200 })?;
+    new_run(&mut s, signer, c, "the first clock message after the supply came back")
+}
+
+/// The session has just sent `what`: the board must have restarted at the session's time,
+/// `Booted` first, with `last_counter` still `c`, its uptime counted from then.
+fn new_run(s: &mut Session<'_>, signer: &mut CommandSigner, c: u32, what: &str) -> Check {
+    let start = s.now;
     let got = s.take();
     ensure(matches!(host_msgs(&got).first(), Some((_, BoardToHost::Booted { .. }))), || {
-        format!("the board did not boot at the first clock after its supply came back: {}", list(&got))
+        format!("{what} did not restart the board: {}", list(&got))
     })?;
-    let (h, _) = hello(&mut s, signer)?;
-    ensure(h.last_counter == c, || {
-        format!("last_counter {} after the power cut; {c} before it", h.last_counter)
-    })?;
-    s.advance(at(4.0))?;
+    let (h, _) = hello(s, signer)?;
+    ensure(h.last_counter == c, || format!("last_counter {} after {what}; {c} before it", h.last_counter))?;
+    s.advance(start + Duration::from_secs(1))?;
     s.host(&HostToBoard::Status)?;
     let got = s.take();
     let uptime = host_msgs(&got)
         .into_iter()
         .find_map(|(_, m)| if let BoardToHost::Status(st) = m { Some(st.uptime_ms) } else { None });
-    ensure(uptime == Some(1_000), || format!("uptime {uptime:?} ms 1 s after booting at 3 s: 1000 expected"))
+    ensure(uptime == Some(1_000), || {
+        format!("uptime {uptime:?} ms 1 s after {what} at {start}: 1000 expected")
+    })
 }
 
 /// A homed board whose supply `off` then cuts: it must say nothing at all, not even to a
