@@ -1,125 +1,48 @@
-//! The run as a Bevy app: the plain models live in a resource, and one plugin per feature
-//! advances its part each frame — the clock, the timeline, the plants, the electronics, the
-//! users. A frame handles one round at the current instant; the clock moves on only once a
-//! round changed nothing. Headless runs use the single-threaded executor: parallelism comes
-//! from running scenarios side by side.
+//! The run as a Bevy app, the way a physics engine plugs into Bevy: the discrete-event core
+//! ([`Run`]) stays plain Rust with its own round loop ([`Run::step`]: move the clock to the next
+//! event, then rounds at that instant until nothing changes), and one plugin owns a run and
+//! steps it from one system. There is one round loop, the core's; `run_plain` runs the same
+//! loop without Bevy, so the two give the same trace byte for byte.
+//!
+//! The run is a non-send resource: the core is single-threaded by design (its caches are plain
+//! `Cell`s), and a headless app runs every schedule on the single-threaded executor anyway;
+//! parallelism comes from running scenarios side by side.
 
 use bevy::app::{App, AppExit, Plugin, Update};
 use bevy::ecs::message::MessageWriter;
-use bevy::ecs::resource::Resource;
-use bevy::ecs::schedule::{IntoScheduleConfigs, Schedules, SingleThreadedExecutor, SystemSet};
-use bevy::ecs::system::ResMut;
+use bevy::ecs::schedule::{Schedules, SingleThreadedExecutor};
+use bevy::ecs::system::NonSendMut;
 
 use crate::run::{Outcome, Run};
 
-/// The run being simulated.
-#[derive(Resource, Debug)]
+/// The run being simulated, and what it found once over.
+#[derive(Debug)]
 pub struct Sim {
-    /// The models.
+    /// The core, until the run ends.
     pub run: Option<Run>,
-    /// Whether the current round changed anything.
-    pub progress: bool,
-    /// Rounds at the current instant.
-    pub rounds: u32,
     /// What the run found, once over.
     pub outcome: Option<Outcome>,
 }
 
-/// The phases of a frame, in order.
-#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Phase {
-    /// Moves the clock when the last round was quiet.
-    Clock,
-    /// Timeline steps due.
-    Timeline,
-    /// Plant reports due.
-    Plant,
-    /// The controller, boards and links.
-    Electronics,
-    /// The users.
-    Users,
-}
-
-fn clock(mut sim: ResMut<'_, Sim>, mut exit: MessageWriter<'_, AppExit>) {
-    if sim.progress && sim.rounds < 10_000 {
-        // The last round changed something: another round at the same instant.
-        sim.progress = false;
-        sim.rounds += 1;
-        return;
-    }
-    sim.progress = false;
-    sim.rounds = 0;
+/// Steps the core once per frame: the clock to the next event, and everything due then.
+fn step(mut sim: NonSendMut<'_, Sim>, mut exit: MessageWriter<'_, AppExit>) {
     let Some(run) = sim.run.as_mut() else { return };
-    // The instant has settled: the trace says what changed on the plants.
-    run.show_plants();
-    if run.is_finished() {
-        if let Some(run) = sim.run.take() {
-            sim.outcome = Some(run.finish());
-        }
-        exit.write(AppExit::Success);
+    if run.step() {
         return;
     }
-    run.advance_clock();
-}
-
-/// Moves the clock.
-#[derive(Debug)]
-pub struct ClockPlugin;
-impl Plugin for ClockPlugin {
-    fn build(&self, app: &mut App) {
-        app.add_systems(Update, clock.in_set(Phase::Clock));
+    if let Some(run) = sim.run.take() {
+        sim.outcome = Some(run.finish());
     }
+    exit.write(AppExit::Success);
 }
 
-macro_rules! phase_plugin {
-    ($plugin:ident, $system:ident, $phase:ident, $method:ident, $doc:literal) => {
-        fn $system(mut sim: ResMut<'_, Sim>) {
-            let sim = &mut *sim;
-            if let Some(run) = sim.run.as_mut() {
-                if run.$method() {
-                    sim.progress = true;
-                }
-            }
-        }
-
-        #[doc = $doc]
-        #[derive(Debug)]
-        pub struct $plugin;
-        impl Plugin for $plugin {
-            fn build(&self, app: &mut App) {
-                app.add_systems(Update, $system.in_set(Phase::$phase));
-            }
-        }
-    };
-}
-
-phase_plugin!(TimelinePlugin, timeline, Timeline, phase_timeline, "Runs the scenario's timeline steps.");
-phase_plugin!(
-    PlantPlugin,
-    plant,
-    Plant,
-    phase_plants,
-    "The carousel, door, window sensors and power of each automat."
-);
-phase_plugin!(
-    ElectronicsPlugin,
-    electronics,
-    Electronics,
-    phase_electronics,
-    "The controller, boards and links."
-);
-phase_plugin!(UsersPlugin, users, Users, phase_users, "The people at the automats.");
-
-/// Every feature plugin, ordered.
+/// Owns a run and steps it, one event per frame, until it is over (then `AppExit`).
 #[derive(Debug)]
 pub struct SimPlugin;
+
 impl Plugin for SimPlugin {
     fn build(&self, app: &mut App) {
-        app.configure_sets(
-            Update,
-            (Phase::Clock, Phase::Timeline, Phase::Plant, Phase::Electronics, Phase::Users).chain(),
-        )
-        .add_plugins((ClockPlugin, TimelinePlugin, PlantPlugin, ElectronicsPlugin, UsersPlugin));
+        app.add_systems(Update, step);
     }
 }
 
@@ -127,7 +50,7 @@ impl Plugin for SimPlugin {
 pub fn headless_app(run: Run) -> App {
     let mut app = App::new();
     app.add_plugins(bevy::MinimalPlugins);
-    app.insert_resource(Sim { run: Some(run), progress: false, rounds: 0, outcome: None });
+    app.insert_non_send(Sim { run: Some(run), outcome: None });
     app.add_plugins(SimPlugin);
     app.finish();
     app.cleanup();
@@ -148,7 +71,7 @@ pub fn run_headless(run: Run) -> Outcome {
             break;
         }
     }
-    let sim = app.world_mut().remove_resource::<Sim>();
+    let sim = app.world_mut().remove_non_send::<Sim>();
     match sim.and_then(|s| s.outcome) {
         Some(o) => o,
         None => Outcome::failed("the app ended without an outcome".into()),

@@ -313,3 +313,24 @@ fn the_scan_finds_a_code_that_is_there() {
     assert!(!of(r#"{"uptime_ms":4829}"#));
     assert!(!of(r#"{"text":"148290"}"#));
 }
+
+/// The Bevy app steps the core's own round loop, so the app and the plain loop write the same
+/// bytes (before, the app had a round loop of its own, one phase system per part of the run).
+#[test]
+fn the_bevy_app_and_the_plain_loop_write_the_same_trace() {
+    for name in
+        ["happy_take_and_return", "power_cut_mid_rotation", "noisy_host_link", "motor_stall_recovered"]
+    {
+        let path = library().join(format!("{name}.ron"));
+        let s = sim::scenario::load_file(&path).expect("loads");
+        let app = MemoryTrace::default();
+        let out = sim::run::run_scenario(
+            &s,
+            RunOptions { trace: Some(Box::new(app.clone())), ..RunOptions::default() },
+        );
+        assert!(out.passed, "{name}: {:?}", out.failures);
+        let plain = trace_of(&s);
+        assert!(!plain.is_empty(), "{name}: an empty trace proves nothing");
+        assert!(app.bytes() == plain.as_bytes(), "{name}: the app and the plain loop differ");
+    }
+}

@@ -24,7 +24,7 @@ use firmware_proto::link::{Event as LinkEvent, LinkStats};
 use firmware_proto::message::Message;
 use firmware_proto::plant::{BoardToPlant, PlantToBoard};
 use jiff::Timestamp;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 
 use crate::board_box::{self, BoardBox, BoardClock, BoxIo, LocalBoard};
 use crate::trace::{Link, LinkMessage, LinkNote};
@@ -103,8 +103,8 @@ pub struct Electronics {
     recorded: usize,
     /// The controller's next timeout, once asked. Every `&mut` path to the controller forgets
     /// it; the event loop asks for it at every step. Encoded as microseconds, [`UNKNOWN`] or
-    /// [`NEVER`] (atomic only to keep the type `Sync` for Bevy resources; one thread uses it).
-    controller_next: AtomicU64,
+    /// [`NEVER`] (a `Cell`: the run is single-threaded, a non-send resource in its Bevy app).
+    controller_next: Cell<u64>,
     /// Records that came before something the world was told (a screen line, a board command,
     /// a capture, an API result): they are acknowledged, and a power cut must not lose them.
     told: usize,
@@ -151,7 +151,7 @@ impl Electronics {
             controller: Some(controller),
             journal: MemJournal::new(ecfg.fsync),
             recorded: 0,
-            controller_next: AtomicU64::new(UNKNOWN),
+            controller_next: Cell::new(UNKNOWN),
             told: 0,
             acknowledged: 0,
             stations,
@@ -177,7 +177,7 @@ impl Electronics {
 
     /// The controller, for API calls.
     pub fn controller_mut(&mut self) -> Option<&mut Controller> {
-        self.controller_next.store(UNKNOWN, Ordering::Relaxed);
+        self.controller_next.set(UNKNOWN);
         self.controller.as_mut()
     }
 
@@ -258,7 +258,7 @@ impl Electronics {
 
     /// Hands the controller an input.
     pub fn controller_input(&mut self, now: Instant, input: Input) {
-        self.controller_next.store(UNKNOWN, Ordering::Relaxed);
+        self.controller_next.set(UNKNOWN);
         let ts = self.timestamp(now);
         if let Some(c) = self.controller.as_mut() {
             c.handle(ts, input);
@@ -273,7 +273,7 @@ impl Electronics {
     /// Power goes: the boards and the controller stop; the journal keeps what was synced and
     /// `survive` bytes of what was not (a torn tail if they end inside a record).
     pub fn power_cut(&mut self, survive: usize) {
-        self.controller_next.store(UNKNOWN, Ordering::Relaxed);
+        self.controller_next.set(UNKNOWN);
         self.controller = None;
         self.acknowledged = self.told;
         self.journal.power_cut(survive);
@@ -318,7 +318,7 @@ impl Electronics {
 
     /// Power is back at `now`: the boards boot and the controller recovers from its journal.
     pub fn power_restore(&mut self, now: Instant, out: &mut Vec<Outgoing>) {
-        self.controller_next.store(UNKNOWN, Ordering::Relaxed);
+        self.controller_next.set(UNKNOWN);
         let ts = self.timestamp(now);
         for s in &mut self.stations {
             s.board.power_restore(now);
@@ -363,7 +363,7 @@ impl Electronics {
             if let Some(c) = self.controller.as_mut() {
                 c.handle_timeout(ts);
             }
-            self.controller_next.store(UNKNOWN, Ordering::Relaxed);
+            self.controller_next.set(UNKNOWN);
         }
         let mut stall: Option<Stall> = None;
         // Lockstep boards whose timers are due learn that time moved.
@@ -459,7 +459,7 @@ impl Electronics {
         // A journal in memory cannot fail to sync.
         let _ = self.journal.sync();
         c.journal_synced(self.journal.synced());
-        self.controller_next.store(UNKNOWN, Ordering::Relaxed);
+        self.controller_next.set(UNKNOWN);
         true
     }
 
@@ -472,7 +472,7 @@ impl Electronics {
         {
             let _ = self.journal.sync();
             c.journal_synced(self.journal.synced());
-            self.controller_next.store(UNKNOWN, Ordering::Relaxed);
+            self.controller_next.set(UNKNOWN);
         }
         self.drain_controller(now, out);
         self.told = self.recorded;
@@ -480,14 +480,14 @@ impl Electronics {
 
     /// When the controller next wants `handle_timeout` (remembered until it is touched).
     fn controller_timeout(&self) -> Option<Instant> {
-        match self.controller_next.load(Ordering::Relaxed) {
+        match self.controller_next.get() {
             UNKNOWN => {}
             NEVER => return None,
             us => return Some(Instant::from_micros(us)),
         }
         let next = self.controller.as_ref().and_then(|c| c.poll_timeout()).map(|ts| self.instant(ts));
         let code = next.map_or(NEVER, |t| t.as_micros().min(NEVER - 1));
-        self.controller_next.store(code, Ordering::Relaxed);
+        self.controller_next.set(code);
         next
     }
 
@@ -496,7 +496,7 @@ impl Electronics {
         let mut progress = false;
         while let Some(o) = c.poll_output() {
             progress = true;
-            self.controller_next.store(UNKNOWN, Ordering::Relaxed);
+            self.controller_next.set(UNKNOWN);
             if !matches!(o, Output::Record(_)) {
                 // The world is told something: every record before it is acknowledged.
                 self.told = self.recorded;
@@ -607,7 +607,7 @@ impl Electronics {
                     _ => {}
                 }
                 c.handle(ts, input);
-                self.controller_next.store(UNKNOWN, Ordering::Relaxed);
+                self.controller_next.set(UNKNOWN);
             }
         }
         progress |= s.plant_events(i, out);

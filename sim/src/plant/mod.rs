@@ -1,5 +1,5 @@
 //! The physical automat: plain structs with plain step functions, tested without Bevy. The
-//! Bevy plugins in [`crate::app`] wrap them.
+//! [`crate::app`] steps them inside a Bevy app.
 //!
 //! [`AutomatPlant`] is one cabinet: its [`Carousel`], door and latch, the hooks and what hangs
 //! on them, the tag reader and occupancy sensor at the window, the cameras, power and tamper

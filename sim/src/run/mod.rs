@@ -368,7 +368,7 @@ impl Run {
     /// Moves the clock to the next moment the physical world must react: electronics events
     /// that concern only the electronics (keepalives, acks, heartbeats) are handled on the way
     /// without stopping. Returns `false` once the run is over.
-    pub fn advance_clock(&mut self) -> bool {
+    fn advance_clock(&mut self) -> bool {
         if self.finished {
             return false;
         }
@@ -420,13 +420,8 @@ impl Run {
         true
     }
 
-    /// Whether the clock has reached the end.
-    pub fn is_finished(&self) -> bool {
-        self.finished
-    }
-
     /// Timeline steps due now; returns whether any ran.
-    pub fn phase_timeline(&mut self) -> bool {
+    fn phase_timeline(&mut self) -> bool {
         let mut progress = false;
         if let Some(step) = self.asked.clone() {
             match self.operator.as_mut().and_then(|o| o.answer()) {
@@ -455,7 +450,7 @@ impl Run {
     }
 
     /// Plant reports due now, into the plant links; returns whether there were any.
-    pub fn phase_plants(&mut self) -> bool {
+    fn phase_plants(&mut self) -> bool {
         if self.operator.is_some() {
             return false; // a rig's plant is real
         }
@@ -474,7 +469,7 @@ impl Run {
 
     /// The electronics at this instant, until quiet; plant commands, captures and display lines
     /// are handled as they come. Returns whether anything happened.
-    pub fn phase_electronics(&mut self) -> bool {
+    fn phase_electronics(&mut self) -> bool {
         let mut out = Vec::new();
         self.electronics.run(self.now, &mut out);
         let progress = !out.is_empty();

@@ -40,7 +40,7 @@ impl Run {
 
     /// Writes what changed on the plants since the trace last said (only when tracing): the
     /// carousel's path, the cabinet's outside, the hooks. Called once an instant has settled.
-    pub fn show_plants(&mut self) {
+    pub(super) fn show_plants(&mut self) {
         if !self.trace.is_on() {
             return;
         }

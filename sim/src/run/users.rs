@@ -395,7 +395,7 @@ impl Run {
     }
 
     /// What the users can do now; returns whether anyone did something.
-    pub fn phase_users(&mut self) -> bool {
+    pub(super) fn phase_users(&mut self) -> bool {
         let mut progress = false;
         for u in 0..self.users.len() {
             progress |= self.user_act(u);
