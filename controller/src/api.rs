@@ -142,7 +142,8 @@ impl Controller {
         Ok(())
     }
 
-    /// Sets a key's reference image (its slot, photographed with the key on the hook).
+    /// Sets a key's reference image (its slot, photographed with the key on the hook by its
+    /// automat's internal camera, judged against that camera's plate if it has one).
     pub fn set_key_reference(
         &mut self,
         now: Timestamp,
@@ -150,8 +151,12 @@ impl Controller {
         image: &RgbImage,
     ) -> Result<(), ApiError> {
         self.handle_timeout(now);
-        self.registry.key(key).ok_or(ApiError::UnknownKey(key))?;
-        self.commit(Event::KeyReferenceSet { key, reference: Signature::of(image) });
+        let storage = self.registry.key(key).ok_or(ApiError::UnknownKey(key))?.key.storage;
+        let reference = match storage {
+            Storage::Slot { automat, .. } => self.signature(automat, image),
+            Storage::Manual => Signature::of(image),
+        };
+        self.commit(Event::KeyReferenceSet { key, reference });
         Ok(())
     }
 

@@ -6,6 +6,7 @@ use firmware_proto::auth::PairingKey;
 use jiff::tz::TimeZone;
 
 use crate::ids::AutomatId;
+use crate::verify::Plate;
 
 /// A board the controller talks to, provisioned at pairing.
 #[derive(Clone, Debug)]
@@ -52,9 +53,17 @@ pub struct ControllerConfig {
     /// Length of the return contract of a split reservation, ending at the reservation's end
     /// (12 h).
     pub return_window: Duration,
+    /// Per automat, its internal camera's image of an empty pocket, taken at installation
+    /// (none: fobs are told from the wall around them, see [`crate::verify`]).
+    pub plates: Vec<(AutomatId, Plate)>,
 }
 
 impl ControllerConfig {
+    /// Automat `automat`'s empty-pocket plate, if it was calibrated.
+    pub fn plate(&self, automat: AutomatId) -> Option<&Plate> {
+        self.plates.iter().find(|(a, _)| *a == automat).map(|(_, p)| p)
+    }
+
     /// The defaults, with the given secret, seed and boards, in UTC.
     pub fn new(secret: [u8; 32], seed: u64, boards: Vec<BoardPairing>) -> Self {
         ControllerConfig {
@@ -73,6 +82,7 @@ impl ControllerConfig {
             split_after: Duration::from_secs(48 * 3600),
             fetch_window: Duration::from_secs(12 * 3600),
             return_window: Duration::from_secs(12 * 3600),
+            plates: Vec::new(),
         }
     }
 }

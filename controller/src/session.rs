@@ -835,6 +835,15 @@ impl Controller {
         self.next_task(automat);
     }
 
+    /// The signature of an image from `automat`'s internal camera: against its plate if it
+    /// was calibrated.
+    pub(crate) fn signature(&self, automat: AutomatId, image: &RgbImage) -> Signature {
+        match self.cfg.plate(automat) {
+            Some(plate) => Signature::against(image, plate),
+            None => Signature::of(image),
+        }
+    }
+
     pub(crate) fn on_image(&mut self, automat: AutomatId, id: ImageRef, image: Option<RgbImage>) {
         let Some((owner, purpose)) = self.captures.remove(&id) else { return };
         if owner != automat {
@@ -849,7 +858,8 @@ impl Controller {
                 }
             }
             CapturePurpose::After => {
-                let signature = image.filter(|i| !Signature::is_blank(i)).map(|i| Signature::of(&i));
+                let signature =
+                    image.filter(|i| !Signature::is_blank(i)).map(|i| self.signature(automat, &i));
                 let Some(a) = self.active(automat) else { return };
                 if a.step == Step::Closing && a.images.after == Some(id) {
                     a.after = Some(signature);

@@ -518,6 +518,9 @@ fn run(args: RunArgs) -> ExitCode {
         name: s.name,
         reason: reason.clone(),
     }));
+    if let Err(e) = suite::start_cameras(&selection.run, &opts) {
+        return fail(2, e);
+    }
     let results = suite::run(&selection.run, &opts);
     drop(target.held); // the board is free for the next job
     print!("{}", suite::table(&results, &selection.not_run));

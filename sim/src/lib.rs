@@ -21,6 +21,7 @@
 #![warn(clippy::too_many_lines)]
 pub mod app;
 pub mod board_box;
+pub mod camera;
 pub mod diff;
 pub mod electronics;
 pub mod expect;
@@ -29,6 +30,7 @@ pub mod replay;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod scene;
 pub mod suite;
 pub mod swarm;
 pub mod trace;

@@ -244,6 +244,10 @@ fn run(args: RunArgs) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    if let Err(e) = suite::start_cameras(&selection.run, &opts) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let results = suite::run(&selection.run, &opts);
     print!("{}", suite::table(&results, &selection.not_run));
     let errors =

@@ -154,6 +154,7 @@ impl Draft {
                 automat: Some(a),
                 carries: Vec::new(),
                 impatient: false,
+                look: Default::default(),
             });
             people.push(Person { name, automat: a, pin, keys: mine });
         }
@@ -201,6 +202,7 @@ pub fn generate(seed: u64) -> Scenario {
         lines: Lines::default(),
         controller,
         trace: TraceSpec::default(),
+        cameras: None,
         improvise: true,
     }
 }

@@ -84,8 +84,9 @@ impl Conditions {
     }
 }
 
-/// A 3×5 pixel font for labels: digits and upper-case letters.
-fn glyph(c: char) -> [u8; 5] {
+/// A 3×5 pixel font for labels: digits and upper-case letters. Each row's three pixels are
+/// the bits 4, 2, 1, left to right.
+pub fn glyph(c: char) -> [u8; 5] {
     match c.to_ascii_uppercase() {
         '0' => [7, 5, 5, 5, 7],
         '1' => [2, 6, 2, 2, 7],
@@ -103,8 +104,27 @@ fn glyph(c: char) -> [u8; 5] {
         'D' => [6, 5, 5, 5, 6],
         'E' => [7, 4, 6, 4, 7],
         'F' => [7, 4, 6, 4, 4],
+        'G' => [7, 4, 5, 5, 7],
+        'H' => [5, 5, 7, 5, 5],
+        'I' => [7, 2, 2, 2, 7],
+        'J' => [1, 1, 1, 5, 7],
         'K' => [5, 5, 6, 5, 5],
+        'L' => [4, 4, 4, 4, 7],
+        'M' => [5, 7, 7, 5, 5],
+        'N' => [6, 5, 5, 5, 5],
+        'O' => [2, 5, 5, 5, 2],
+        'P' => [7, 5, 7, 4, 4],
+        'Q' => [7, 5, 5, 7, 1],
+        'R' => [6, 5, 6, 5, 5],
+        'S' => [3, 4, 2, 1, 6],
+        'T' => [7, 2, 2, 2, 2],
+        'U' => [5, 5, 5, 5, 7],
         'V' => [5, 5, 5, 5, 2],
+        'W' => [5, 5, 7, 7, 5],
+        'X' => [5, 5, 2, 5, 5],
+        'Y' => [5, 5, 2, 2, 2],
+        'Z' => [7, 1, 2, 4, 7],
+        '-' => [0, 0, 7, 0, 0],
         ' ' => [0; 5],
         _ => [7, 7, 7, 7, 7],
     }
@@ -169,22 +189,79 @@ pub fn render_slot(look: Option<&Look>, c: Conditions, seed: u64) -> RgbImage {
     img
 }
 
-/// Renders the front camera's photo of a user: a face-coloured oval on a background whose tint
-/// is derived from the user's name, so photos of different users differ.
-pub fn render_user(name: &str, seed: u64) -> RgbImage {
-    let h = name.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-    let tint =
-        [(h & 0xFF) as u8 / 2 + 60, ((h >> 8) & 0xFF) as u8 / 2 + 60, ((h >> 16) & 0xFF) as u8 / 2 + 60];
+/// How a person looks to the front camera: a scenario's `users[..].look`, or a default that
+/// differs from user to user.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    /// Height, metres.
+    pub height: f32,
+    /// Colour of their clothes, `[r, g, b]`.
+    pub clothes: [u8; 3],
+    /// Colour of their hair.
+    pub hair: [u8; 3],
+    /// Colour of their skin.
+    pub skin: [u8; 3],
+}
+
+/// Default clothes, hair and skin colours of the `i`-th user: cycled with different periods so
+/// that neighbours in a scenario's user list never look alike.
+const CLOTHES: [[u8; 3]; 8] = [
+    [40, 70, 150],
+    [170, 40, 40],
+    [60, 120, 60],
+    [220, 200, 60],
+    [90, 60, 130],
+    [230, 230, 225],
+    [200, 110, 40],
+    [35, 35, 40],
+];
+const HAIR: [[u8; 3]; 5] = [[40, 28, 20], [200, 160, 90], [120, 60, 30], [20, 20, 20], [170, 170, 165]];
+const SKIN: [[u8; 3]; 5] = [[235, 190, 160], [150, 100, 70], [210, 160, 120], [95, 65, 45], [245, 205, 180]];
+
+impl Person {
+    /// The default look of the `i`-th user of a scenario.
+    pub fn default_for(i: usize) -> Person {
+        Person {
+            height: 1.62 + 0.07 * (i % 5) as f32,
+            clothes: CLOTHES[i % CLOTHES.len()],
+            hair: HAIR[(i * 3 + 1) % HAIR.len()],
+            skin: SKIN[(i * 2) % SKIN.len()],
+        }
+    }
+}
+
+/// Width and height of drawn user photos.
+pub const PHOTO_SIZE: u32 = 64;
+
+/// Draws the front camera's photo of a person: their clothes, face and hair against the room,
+/// the head higher in the picture the taller they are. Deterministic per seed.
+pub fn render_user(person: &Person, seed: u64) -> RgbImage {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut img = RgbImage::from_pixel(64, 64, Rgb(tint));
-    for y in 0..64i32 {
-        for x in 0..64i32 {
-            let (dx, dy) = ((x - 32) as f32 / 14.0, (y - 30) as f32 / 18.0);
-            if dx * dx + dy * dy <= 1.0 {
-                let j: i16 = rng.random_range(-6..6);
-                let skin = [224i16 + j, 172 + j, 140 + j].map(|v| v.clamp(0, 255) as u8);
-                img.put_pixel(x as u32, y as u32, Rgb(skin));
+    let n = PHOTO_SIZE as i32;
+    let mut img = RgbImage::new(PHOTO_SIZE, PHOTO_SIZE);
+    // The camera is at 1.55 m: a taller head is higher in the picture, 40 px per metre.
+    let head_y = 30.0 - (person.height - 1.75) * 40.0;
+    for y in 0..n {
+        for x in 0..n {
+            let (fx, fy) = (x as f32, y as f32);
+            let mut px = [150.0 + fy * 0.3, 148.0 + fy * 0.3, 140.0 + fy * 0.2]; // the room
+            let below = fy - head_y - 13.0;
+            let shoulders = below > 0.0 && (fx - 32.0).abs() < 12.0 + below * 1.2;
+            if shoulders {
+                px = person.clothes.map(f32::from);
             }
+            let (dx, dy) = ((fx - 32.0) / 12.0, (fy - head_y) / 15.0);
+            if dx * dx + dy * dy <= 1.0 {
+                px = person.skin.map(f32::from);
+                if dy < -0.45 || (dy < 0.1 && dx.abs() > 0.85) {
+                    px = person.hair.map(f32::from);
+                } else if (dy + 0.1).abs() < 0.09 && (dx.abs() - 0.4).abs() < 0.12 {
+                    px = [25.0, 25.0, 30.0]; // eyes
+                }
+            }
+            let j: f32 = rng.random_range(-5.0..5.0);
+            img.put_pixel(x as u32, y as u32, Rgb(px.map(|v| (v + j).clamp(0.0, 255.0) as u8)));
         }
     }
     img

@@ -13,7 +13,6 @@ use jiff::Timestamp;
 use super::{Run, look_of};
 use crate::expect::Observation;
 use crate::plant::Item;
-use crate::plant::look::{self, Conditions};
 use crate::run::users::User;
 use crate::scenario::{self, Action, ContractSpec};
 use crate::trace::{ApiCall, ApiResult, TraceEvent};
@@ -40,8 +39,18 @@ impl Run {
     pub(super) fn setup(&mut self) {
         let now = self.ts();
         let sc = self.scenario.clone();
+        // Each key's enrolment photograph, taken by its automat's internal camera.
+        let references: Vec<Result<image::RgbImage, String>> = sc
+            .keys
+            .iter()
+            .map(|k| {
+                let slots = sc.automats.iter().find(|a| a.id == k.automat).map_or(0, |a| a.slots);
+                self.cameras.reference(slots, k.slot, &look_of(&k.look))
+            })
+            .collect();
         let Some(ctl) = self.electronics.controller_mut() else { return };
         let mut results = Vec::new();
+        let mut lost = Vec::new();
         for a in &sc.automats {
             let automat = cm::Automat {
                 id: AutomatId(a.id),
@@ -55,7 +64,7 @@ impl Run {
             let contact = cm::Contact { id: ContactId(c.id), name: c.name.clone() };
             results.push((ApiCall::AddContact { contact: c.id }, ctl.add_contact(now, contact).map(drop)));
         }
-        for k in &sc.keys {
+        for (k, reference) in sc.keys.iter().zip(references) {
             let key = cm::Key {
                 id: KeyId(k.id),
                 name: if k.name.is_empty() { format!("key {}", k.id) } else { k.name.clone() },
@@ -67,11 +76,13 @@ impl Run {
                 daily_deadline: k.daily_deadline.as_deref().and_then(scenario::load::clock),
             };
             results.push((ApiCall::EnrolKey { key: k.id }, ctl.enrol_key(now, key).map(drop)));
-            let reference = look::render_slot(Some(&look_of(&k.look)), Conditions::NOMINAL, 0);
-            results.push((
-                ApiCall::ReferenceKey { key: k.id },
-                ctl.set_key_reference(now, KeyId(k.id), &reference).map(drop),
-            ));
+            match reference {
+                Ok(reference) => results.push((
+                    ApiCall::ReferenceKey { key: k.id },
+                    ctl.set_key_reference(now, KeyId(k.id), &reference).map(drop),
+                )),
+                Err(e) => lost.push(format!("setup: key {}: its reference image: {e}", k.id)),
+            }
         }
         for g in &sc.groups {
             let group = cm::DeviceGroup {
@@ -90,6 +101,9 @@ impl Run {
                 self.problem(format!("setup: {call}: {e}"));
             }
         }
+        for problem in lost {
+            self.problem(problem);
+        }
         for k in &sc.keys {
             if let Some(i) = self.automat_index(k.automat) {
                 let item = self.item_of(k);
@@ -104,14 +118,14 @@ impl Run {
 
     /// The people, at their automats, with what they carry.
     fn add_users(&mut self, specs: &[scenario::UserSpec]) {
-        for u in specs {
+        for (i, u) in specs.iter().enumerate() {
             let automat = u.automat.and_then(|a| self.automat_index(a)).unwrap_or(0);
             let carries = u
                 .carries
                 .iter()
                 .map(|(name, l)| (name.clone(), Item { key: None, tag: None, look: look_of(l) }))
                 .collect();
-            let mut user = User::new(u.name.clone(), automat, carries);
+            let mut user = User::new(u.name.clone(), automat, carries, u.look.person(i));
             user.impatient = u.impatient;
             self.users.push(user);
         }

@@ -17,6 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::board_box::BoardClock;
+use crate::camera::{CameraMode, Cameras};
 use crate::electronics::{Electronics, ElectronicsConfig, Outgoing, PlacedBoard};
 use crate::expect;
 use crate::plant::{AutomatPlant, Item, Look};
@@ -58,6 +59,8 @@ pub struct RunOptions {
     /// Test only: the clock stops a minute in, as if the run were stuck, so that the deadline
     /// can be seen to end it (`sim run --hang NAME`, hidden).
     pub hang: bool,
+    /// How camera images are made (`None`: as the scenario says, drawn by default).
+    pub cameras: Option<CameraMode>,
 }
 
 /// The person at a rig, asked to do the users' physical steps.
@@ -78,7 +81,11 @@ pub trait BoardPlacer: Send {
 
 impl std::fmt::Debug for RunOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunOptions").field("seed", &self.seed).field("images", &self.images).finish()
+        f.debug_struct("RunOptions")
+            .field("seed", &self.seed)
+            .field("images", &self.images)
+            .field("cameras", &self.cameras)
+            .finish()
     }
 }
 
@@ -210,6 +217,8 @@ pub struct Run {
     /// What the trace last said about each plant.
     shown: Vec<Shown>,
     images: Option<PathBuf>,
+    /// The cameras: drawn, or rendered by the process's renderer.
+    cameras: Cameras,
     rng: ChaCha8Rng,
     finished: bool,
     /// Real time: the wall-clock instant of simulated time 0 (a board on its own clock).
@@ -252,16 +261,12 @@ impl Run {
         let automats: Vec<AutomatId> = scenario.automats.iter().map(|a| AutomatId(a.id)).collect();
         // A board across a line makes it a HIL run.
         let source = if options.boards.is_some() { "hil" } else { "sim" };
-        let fleet = place_boards(&scenario, options.boards.take(), &mut rng);
-        let ccfg = controller_config(&scenario, &mut rng, fleet.pairings);
-        let c = &scenario.controller;
-        let fsync = match c.fsync_every {
-            None | Some(0) | Some(1) => controller::journal::FsyncPolicy::Always,
-            Some(n) => controller::journal::FsyncPolicy::Every(n),
-        };
-        let ecfg =
-            ElectronicsConfig { host_line: scenario.lines.host, plant_line: scenario.lines.plant, fsync };
-        let electronics = Electronics::new(ccfg, start, fleet.boards, &ecfg, rng.random());
+        let mut fleet = place_boards(&scenario, options.boards.take(), &mut rng);
+        let mut ccfg = controller_config(&scenario, &mut rng, fleet.pairings);
+        let mode = options.cameras.or(scenario.cameras).unwrap_or_default();
+        let cameras = install_cameras(&scenario, mode, &mut ccfg, &mut fleet.problems);
+        let electronics =
+            Electronics::new(ccfg, start, fleet.boards, &electronics_config(&scenario), rng.random());
         let plants = scenario
             .automats
             .iter()
@@ -316,6 +321,7 @@ impl Run {
             leave_out,
             shown: (0..n).map(|_| Shown::default()).collect(),
             images: options.images,
+            cameras,
             rng,
         };
         run.show_scene();
@@ -638,6 +644,41 @@ fn place_boards(
         fleet.pairings.push(BoardPairing { automat: AutomatId(a.id), board_id, key });
     }
     fleet
+}
+
+/// The lines and the journal's fsync policy, from the scenario.
+fn electronics_config(scenario: &Scenario) -> ElectronicsConfig {
+    let fsync = match scenario.controller.fsync_every {
+        None | Some(0) | Some(1) => controller::journal::FsyncPolicy::Always,
+        Some(n) => controller::journal::FsyncPolicy::Every(n),
+    };
+    ElectronicsConfig { host_line: scenario.lines.host, plant_line: scenario.lines.plant, fsync }
+}
+
+/// The cameras of `mode`, and for rendered ones each automat's plate in the controller's
+/// settings (an installer calibrates the internal camera on the empty carousel). A camera that
+/// cannot start is a problem of the run (no silent fallback).
+fn install_cameras(
+    scenario: &Scenario,
+    mode: CameraMode,
+    ccfg: &mut ControllerConfig,
+    problems: &mut Vec<String>,
+) -> Cameras {
+    let cameras = match Cameras::new(mode) {
+        Ok(cameras) => cameras,
+        Err(e) => {
+            problems.push(format!("{}: {mode} cameras: {e}", fmt_time(Instant::ZERO)));
+            return Cameras::drawn();
+        }
+    };
+    for a in &scenario.automats {
+        match cameras.plate(a.slots) {
+            Ok(Some(plate)) => ccfg.plates.push((AutomatId(a.id), controller::verify::Plate::new(plate))),
+            Ok(None) => {}
+            Err(e) => problems.push(format!("{}: automat {}: its plate: {e}", fmt_time(Instant::ZERO), a.id)),
+        }
+    }
+    cameras
 }
 
 /// The controller's settings: its secrets from the run's RNG, the rest from the scenario.

@@ -11,12 +11,13 @@ use image::RgbImage;
 use super::{CAROUSEL_PATH_STEP, Run, fmt_time};
 use crate::electronics::Outgoing;
 use crate::expect::{self, Observation, Observed};
-use crate::plant::look::{self, Conditions};
 use crate::plant::{CameraFault, Item};
+use crate::scene::{Pose, Swing};
 use crate::trace::{
     Cabinet, CaptureResult, Dir, HookItem, Link, LinkMessage, LinkNote, Purpose, SceneAutomat, SceneUser,
     TraceEvent,
 };
+use firmware_proto::types::IndicatorMode;
 
 impl Run {
     pub(super) fn show_scene(&mut self) {
@@ -29,9 +30,11 @@ impl Run {
         let users = sc
             .users
             .iter()
-            .map(|u| SceneUser {
+            .enumerate()
+            .map(|(i, u)| SceneUser {
                 name: u.name.clone(),
                 automat: u.automat.and_then(|a| self.automat_index(a)).unwrap_or(0),
+                look: Some(u.look.person(i)),
             })
             .collect();
         let expectations = expect::descriptions(&sc.expect);
@@ -181,6 +184,24 @@ impl Run {
         self.emit(TraceEvent::Audit { seq: r.seq, record: r.event });
     }
 
+    /// Automat `i` as its cameras see it now: the carousel, the door, the hooks, the light,
+    /// and the person who last used its keypad.
+    pub(super) fn pose(&self, i: usize) -> Pose {
+        let plant = &self.plants[i];
+        let person =
+            self.last_user[i].as_deref().and_then(|name| self.user(name)).map(|u| self.users[u].look);
+        Pose {
+            slots: plant.hooks.len() as u8,
+            carousel: plant.carousel.position(self.now) / f64::from(super::COUNTS_PER_SLOT),
+            door: if plant.door.open { 1.0 } else { 0.0 },
+            hooks: plant.hooks.iter().map(|h| h.as_ref().map(|item| item.look.clone())).collect(),
+            swing: Swing::default(),
+            leds: plant.indicators.map(|m| m != IndicatorMode::Off),
+            light: if plant.powered { 1.0 } else { 0.0 },
+            person,
+        }
+    }
+
     fn capture(&mut self, i: usize, camera: Camera, purpose: Purpose, id: u64) {
         let plant = &self.plants[i];
         let (fault, cam) = match camera {
@@ -188,16 +209,23 @@ impl Run {
             Camera::Internal => (plant.internal_camera, "internal"),
         };
         let seed = self.seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let image = match camera {
-            Camera::Internal => {
-                look::render_slot(plant.at_window(self.now).map(|i| &i.look), Conditions::random(seed), seed)
-            }
-            Camera::Front => look::render_user(self.last_user[i].as_deref().unwrap_or("nobody"), seed),
+        // The clock stands still while a rendered capture is drawn.
+        let image = match fault {
+            CameraFault::Fail => None,
+            _ => match self.cameras.capture(camera, &self.pose(i), seed) {
+                Ok(image) => Some(image),
+                Err(e) => {
+                    self.problem(format!("automat {}: the {cam} camera's capture {id} failed: {e}", i + 1));
+                    None
+                }
+            },
         };
-        let (image, result) = match fault {
-            CameraFault::None => (Some(image), CaptureResult::Ok),
-            CameraFault::Fail => (None, CaptureResult::Fail),
-            CameraFault::Black => (Some(RgbImage::new(image.width(), image.height())), CaptureResult::Black),
+        let (image, result) = match (fault, image) {
+            (_, None) => (None, CaptureResult::Fail),
+            (CameraFault::Black, Some(image)) => {
+                (Some(RgbImage::new(image.width(), image.height())), CaptureResult::Black)
+            }
+            (_, Some(image)) => (Some(image), CaptureResult::Ok),
         };
         let mut file = None;
         if let (Some(dir), Some(img)) = (&self.images, &image) {

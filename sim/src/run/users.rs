@@ -17,6 +17,7 @@ use super::Run;
 use super::record::describe;
 use crate::expect::Observation;
 use crate::plant::Item;
+use crate::plant::look::Person;
 use crate::scenario::{self, Action, Code, ItemRef, OnWrong};
 use crate::trace::TraceEvent;
 
@@ -77,6 +78,8 @@ pub struct User {
     pub impatient: bool,
     /// Intents waiting for their turn at the automat.
     pub pending: VecDeque<Intent>,
+    /// How they look to the front camera.
+    pub look: Person,
 }
 
 /// What a person came to the automat to do: the keys they type, then what they do.
@@ -108,7 +111,7 @@ pub enum Plan {
 
 impl User {
     /// A user at automat `automat`.
-    pub fn new(name: String, automat: usize, carries: BTreeMap<String, Item>) -> Self {
+    pub fn new(name: String, automat: usize, carries: BTreeMap<String, Item>, look: Person) -> Self {
         User {
             name,
             automat,
@@ -120,6 +123,7 @@ impl User {
             display_mark: 0,
             impatient: false,
             pending: VecDeque::new(),
+            look,
         }
     }
 

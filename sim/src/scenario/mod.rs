@@ -17,7 +17,8 @@ pub use load::{LoadError, load_file, load_str};
 pub use time::Offset;
 pub use validate::is_label;
 
-use crate::plant::look::Shape;
+use crate::camera::CameraMode;
+use crate::plant::look::{Person, Shape};
 use crate::wire::LineConfig;
 
 /// One scenario file.
@@ -77,6 +78,9 @@ pub struct Scenario {
     /// What the trace leaves out.
     #[serde(default, skip_serializing_if = "TraceSpec::is_empty")]
     pub trace: TraceSpec,
+    /// How camera images are made (default drawn; `sim run --cameras` overrides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cameras: Option<CameraMode>,
     /// Users do what they can: hanging or giving an item they do not hold is skipped (and
     /// noted in the trace) instead of being a scenario error. Swarm-generated scenarios set it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -292,6 +296,48 @@ pub struct UserSpec {
     /// Does not queue: types while someone else is busy at the automat (abuse cases).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub impatient: bool,
+    /// How they look to the front camera (what is left out differs from user to user).
+    #[serde(default, skip_serializing_if = "PersonSpec::is_default")]
+    pub look: PersonSpec,
+}
+
+/// How a person looks: `look: (height: 1.8, clothes: "red", hair: "#302018", skin: "#e0b090")`.
+/// Each field may be left out; the default look of the `i`-th user differs from its
+/// neighbours' in every field.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonSpec {
+    /// Height in metres (1.2 to 2.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<f32>,
+    /// Clothes: a colour name or `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clothes: Option<String>,
+    /// Hair: a colour name or `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hair: Option<String>,
+    /// Skin: a colour name or `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skin: Option<String>,
+}
+
+impl PersonSpec {
+    fn is_default(&self) -> bool {
+        *self == PersonSpec::default()
+    }
+
+    /// The look, the `i`-th user's default where a field is left out (or is not a colour:
+    /// the loader refuses that).
+    pub fn person(&self, i: usize) -> Person {
+        let d = Person::default_for(i);
+        let colour = |c: &Option<String>, d: [u8; 3]| c.as_deref().and_then(load::colour).unwrap_or(d);
+        Person {
+            height: self.height.unwrap_or(d.height),
+            clothes: colour(&self.clothes, d.clothes),
+            hair: colour(&self.hair, d.hair),
+            skin: colour(&self.skin, d.skin),
+        }
+    }
 }
 
 /// The serial lines.

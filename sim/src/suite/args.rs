@@ -33,6 +33,11 @@ pub struct SuiteArgs {
     /// the scenario's simulated time.
     #[arg(long, value_parser = parse_duration, default_value = "10m")]
     pub timeout: Duration,
+    /// How camera images are made, for every scenario: `drawn` (2D, fast) or `rendered` (the 3D
+    /// scene through Bevy, needs the `render` feature and a Vulkan device). Default: as each
+    /// scenario says (`cameras: Rendered`), else drawn.
+    #[arg(long, value_enum)]
+    pub cameras: Option<crate::camera::CameraMode>,
     /// Test only: the scenario of this name gets stuck a simulated minute in.
     #[arg(long, hide = true)]
     pub hang: Option<String>,
@@ -54,6 +59,7 @@ impl SuiteArgs {
             exclude_tags: self.exclude_tags.clone(),
             timeout: Some(self.timeout).filter(|t| !t.is_zero()),
             hang: self.hang.clone(),
+            cameras: self.cameras,
             ..base
         }
     }

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant as WallInstant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::camera::{CameraMode, Cameras};
 use crate::run::{BoardPlacer, LinkCounts, Operator, Outcome, RunOptions, panic_text, run_scenario};
 use crate::scenario::{LoadError, Scenario, load::collect, load_file};
 
@@ -56,6 +57,8 @@ pub struct SuiteOptions {
     pub boards: Option<PlacerFactory>,
     /// Rig mode: the person asked to do the users' steps, per run.
     pub operators: Option<OperatorFactory>,
+    /// How camera images are made, whatever the scenarios say (`--cameras`).
+    pub cameras: Option<CameraMode>,
     /// A failed scenario runs again up to this many times, with a board only (`hil run
     /// --retries`): a board and its line may fail for reasons of their own, the simulator is
     /// deterministic and a retry would only hide a bug.
@@ -137,6 +140,23 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Scenario)>, Vec<LoadError
         }
     }
     if errors.is_empty() { Ok(ok) } else { Err(errors) }
+}
+
+/// Starts the cameras the scenarios about to run need: rendered ones start the process's
+/// renderer, which fails (no Vulkan device, a build without `render`) before anything runs.
+pub fn start_cameras(scenarios: &[(PathBuf, Scenario)], opts: &SuiteOptions) -> Result<(), String> {
+    let rendered = scenarios.iter().find(|(_, s)| opts.cameras.or(s.cameras) == Some(CameraMode::Rendered));
+    match rendered {
+        None => Ok(()),
+        Some((file, s)) => Cameras::new(CameraMode::Rendered).map(|_| ()).map_err(|e| {
+            let why = if opts.cameras.is_some() {
+                "--cameras rendered".to_string()
+            } else {
+                format!("{} ({}) asks for rendered cameras", s.name, file.display())
+            };
+            format!("{why}: {e}")
+        }),
+    }
 }
 
 /// A directory name for a scenario.
@@ -250,7 +270,8 @@ fn run_one(file: &Path, scenario: &Scenario, opts: &SuiteOptions, earlier: &[Vec
         started + t + own_clock.unwrap_or_default()
     });
     let hang = opts.hang.as_deref() == Some(scenario.name.as_str());
-    let mut run_opts = RunOptions { seed: opts.seed, deadline: limit, hang, ..Default::default() };
+    let mut run_opts =
+        RunOptions { seed: opts.seed, deadline: limit, hang, cameras: opts.cameras, ..Default::default() };
     run_opts.boards = opts.boards.as_ref().map(|make| (make.0)());
     run_opts.operator = opts.operators.as_ref().map(|make| (make.0)());
     let mut setup_failure = None;

@@ -15,6 +15,7 @@ use firmware_proto::types::IndicatorMode;
 use serde::{Deserialize, Serialize};
 
 use crate::plant::Look;
+use crate::plant::look::Person;
 use crate::scenario::Action;
 
 mod payload;
@@ -69,6 +70,9 @@ pub struct SceneUser {
     pub name: String,
     /// The automat (index) they stand at.
     pub automat: usize,
+    /// How they look (the viewer draws them so; old traces have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look: Option<Person>,
 }
 
 /// A cabinet's outside: what a [`TraceEvent::Cabinet`] says.

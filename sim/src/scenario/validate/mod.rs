@@ -234,6 +234,25 @@ impl Checker<'_> {
         }
     }
 
+    fn person(&mut self, path: &str, p: &crate::scenario::PersonSpec) {
+        if let Some(h) = p.height
+            && !(1.2..=2.2).contains(&h)
+        {
+            self.at(format!("{path}.height"), format!("{h} m is not a person's height (1.2 to 2.2)"));
+        }
+        for (field, c) in [("clothes", &p.clothes), ("hair", &p.hair), ("skin", &p.skin)] {
+            if let Some(c) = c
+                && colour(c).is_none()
+            {
+                let names: Vec<&str> = crate::plant::look::COLOURS.iter().map(|(n, _)| *n).collect();
+                self.at(
+                    format!("{path}.{field}"),
+                    format!("{c:?} is not a colour name ({}) or #rrggbb", names.join(", ")),
+                );
+            }
+        }
+    }
+
     fn keys(&mut self) {
         let mut ids = BTreeSet::new();
         let mut slots: BTreeMap<(u32, u8), u32> = BTreeMap::new();
@@ -333,6 +352,7 @@ impl Checker<'_> {
                 }
                 self.look(format!("users[{i}].carries[{j}][1]"), look);
             }
+            self.person(&format!("users[{i}].look"), &u.look);
         }
     }
 
