@@ -24,25 +24,61 @@ pub struct Sim {
     pub outcome: Option<Outcome>,
 }
 
-/// Steps the core once per frame: the clock to the next event, and everything due then.
-fn step(mut sim: NonSendMut<'_, Sim>, mut exit: MessageWriter<'_, AppExit>) {
+/// How the plugin steps its run.
+#[derive(bevy::ecs::resource::Resource, Clone, Copy, Debug)]
+struct Stepping {
+    exit_when_over: bool,
+    frame_budget: Option<std::time::Duration>,
+}
+
+/// Steps the core: once per frame, or as often as the frame's budget allows; at its end, keeps
+/// the outcome and (headless) ends the app.
+fn step(
+    mut sim: NonSendMut<'_, Sim>,
+    stepping: bevy::ecs::system::Res<'_, Stepping>,
+    mut exit: MessageWriter<'_, AppExit>,
+) {
     let Some(run) = sim.run.as_mut() else { return };
-    if run.step() {
+    let started = std::time::Instant::now();
+    let mut running = run.step();
+    if let Some(budget) = stepping.frame_budget {
+        while running && started.elapsed() < budget {
+            running = run.step();
+        }
+    }
+    if running {
         return;
     }
     if let Some(run) = sim.run.take() {
         sim.outcome = Some(run.finish());
     }
-    exit.write(AppExit::Success);
+    if stepping.exit_when_over {
+        exit.write(AppExit::Success);
+    }
 }
 
-/// Owns a run and steps it, one event per frame, until it is over (then `AppExit`).
-#[derive(Debug)]
-pub struct SimPlugin;
+/// Owns a run (the non-send resource [`Sim`]) and steps it from one system until it is over.
+#[derive(Debug, Clone, Copy)]
+pub struct SimPlugin {
+    /// End the app when the run is over (headless); a viewer goes on showing it.
+    pub exit_when_over: bool,
+    /// Wall time per frame the run may take (a viewer's live run keeps ahead of the playhead
+    /// without stalling the window); `None`: one step per frame.
+    pub frame_budget: Option<std::time::Duration>,
+}
+
+impl SimPlugin {
+    /// One step per frame, and the app ends with the run.
+    pub const HEADLESS: SimPlugin = SimPlugin { exit_when_over: true, frame_budget: None };
+}
 
 impl Plugin for SimPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, step);
+        app.insert_resource(Stepping {
+            exit_when_over: self.exit_when_over,
+            frame_budget: self.frame_budget,
+        })
+        .add_systems(Update, step);
     }
 }
 
@@ -51,7 +87,7 @@ pub fn headless_app(run: Run) -> App {
     let mut app = App::new();
     app.add_plugins(bevy::MinimalPlugins);
     app.insert_non_send(Sim { run: Some(run), outcome: None });
-    app.add_plugins(SimPlugin);
+    app.add_plugins(SimPlugin::HEADLESS);
     app.finish();
     app.cleanup();
     if let Some(mut schedules) = app.world_mut().get_resource_mut::<Schedules>() {

@@ -55,26 +55,7 @@ enum Command {
     },
     /// Watch a scenario (simulated live) or a recorded trace in 3D (needs the `viewer` feature:
     /// `cargo run -p sim --features viewer -- view …`).
-    View {
-        /// A scenario file, a trace (`trace.jsonl` from `sim run --out` or `hil run --out`), or
-        /// the directory holding one.
-        path: PathBuf,
-        /// Start at this simulated time (`"90s"`, `"1h 2m 3.5s"`).
-        #[arg(long, value_parser = parse_time, default_value = "0s")]
-        at: u64,
-        /// Render the moment `--at` into this PNG and exit.
-        #[arg(long)]
-        screenshot: Option<PathBuf>,
-        /// Window size in pixels, `WxH`.
-        #[arg(long, value_parser = parse_size, default_value = "1280x720")]
-        size: (u32, u32),
-        /// Seed for a scenario (default: the scenario's).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Play at 10× for this many frames once drawn, print the frame rate and exit.
-        #[arg(long, hide = true)]
-        measure_frames: Option<u32>,
-    },
+    View(ViewArgs),
     /// Compare two traces: the first divergence with the events around it, the events only one
     /// has (by type), the verdicts. Exit 0 equivalent, 1 different, 2 bad input.
     Diff {
@@ -92,6 +73,33 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+}
+
+/// `sim view`'s arguments.
+#[derive(Args, Debug)]
+struct ViewArgs {
+    /// A scenario file, a trace (`trace.jsonl` from `sim run --out` or `hil run --out`), or
+    /// the directory holding one.
+    path: PathBuf,
+    /// Start at this simulated time (`"90s"`, `"1h 2m 3.5s"`).
+    #[arg(long, value_parser = parse_time, default_value = "0s")]
+    at: u64,
+    /// Render the moment `--at` into this PNG and exit.
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
+    /// Window size in pixels, `WxH`.
+    #[arg(long, value_parser = parse_size, default_value = "1280x720")]
+    size: (u32, u32),
+    /// Seed for a scenario (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Play at 10× for this many frames once drawn, print the frame rate and exit.
+    #[arg(long, hide = true)]
+    measure_frames: Option<u32>,
+    /// A scenario's cameras (default: the scenario's `cameras`, else drawn): `rendered` shows
+    /// the 3D scene's captures in the camera panel.
+    #[arg(long, value_enum)]
+    cameras: Option<sim::camera::CameraMode>,
 }
 
 #[derive(Args, Debug)]
@@ -138,9 +146,7 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::View { path, at, screenshot, size, seed, measure_frames } => {
-            view(path, at, screenshot, size, seed, measure_frames)
-        }
+        Command::View(args) => view(args),
         Command::Diff { a, b, ignore } => {
             let trace = |p: PathBuf| if p.is_dir() { p.join("trace.jsonl") } else { p };
             match sim::diff::diff(&trace(a), &trace(b), &ignore) {
@@ -273,15 +279,9 @@ fn report_load_errors(errors: Vec<sim::scenario::LoadError>) -> ExitCode {
 }
 
 #[cfg(feature = "viewer")]
-fn view(
-    path: PathBuf,
-    at: u64,
-    screenshot: Option<PathBuf>,
-    size: (u32, u32),
-    seed: Option<u64>,
-    measure_frames: Option<u32>,
-) -> ExitCode {
+fn view(args: ViewArgs) -> ExitCode {
     use sim::viewer::{Source, ViewOptions, view};
+    let ViewArgs { path, at, screenshot, size, seed, measure_frames, cameras } = args;
     let source = if path.extension().is_some_and(|e| e == "ron") {
         match sim::scenario::load_file(&path) {
             Ok(s) => {
@@ -301,7 +301,7 @@ fn view(
         Source::Scenario(_, dir) => Some(dir.clone()),
         Source::Trace(_) => None,
     };
-    let result = view(ViewOptions { source, seed, size, at, screenshot, measure_frames });
+    let result = view(ViewOptions { source, seed, size, at, screenshot, measure_frames, cameras });
     if let Some(dir) = images {
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -315,17 +315,10 @@ fn view(
 }
 
 #[cfg(not(feature = "viewer"))]
-fn view(
-    path: PathBuf,
-    _: u64,
-    _: Option<PathBuf>,
-    _: (u32, u32),
-    _: Option<u64>,
-    _: Option<u32>,
-) -> ExitCode {
+fn view(args: ViewArgs) -> ExitCode {
     eprintln!(
         "error: this sim was built without the 3D viewer; run `cargo run --release -p sim --features viewer -- view {}`",
-        path.display()
+        args.path.display()
     );
     ExitCode::from(2)
 }

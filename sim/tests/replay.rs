@@ -150,8 +150,8 @@ fn a_live_run_streams_the_trace_sim_run_writes() {
     let s = scenario("motor_stall_recovered.ron");
     let recorded = replay_of(&trace_of(&s));
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut live = Live::start(s, None, dir.path()).expect("starts");
-    live.wait();
+    let (mut live, run) = Live::start(s, None, None, dir.path()).expect("starts");
+    live.finish(run);
     assert!(live.error.is_none(), "{:?}", live.error);
     // The live run keeps its images; the recorded trace here was written without them.
     let mut entries = live.replay.entries.clone();

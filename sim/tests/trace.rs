@@ -334,3 +334,28 @@ fn the_bevy_app_and_the_plain_loop_write_the_same_trace() {
         assert!(app.bytes() == plain.as_bytes(), "{name}: the app and the plain loop differ");
     }
 }
+
+#[test]
+fn a_viewer_steps_the_run_within_a_frame_budget_and_stays_open_when_it_ends() {
+    use sim::app::{Sim, SimPlugin};
+    let s = sim::scenario::load_file(&library().join("happy_take_and_return.ron")).expect("loads");
+    let trace = MemoryTrace::default();
+    let run = sim::run::Run::new(
+        s.clone(),
+        RunOptions { trace: Some(Box::new(trace.clone())), ..RunOptions::default() },
+    );
+    let mut app = bevy::app::App::new();
+    app.add_plugins(bevy::MinimalPlugins);
+    app.insert_non_send(Sim { run: Some(run), outcome: None });
+    // A budget no run of this scenario needs: one frame runs it to its end.
+    app.add_plugins(SimPlugin {
+        exit_when_over: false,
+        frame_budget: Some(std::time::Duration::from_secs(600)),
+    });
+    app.update();
+    let outcome = app.world_mut().non_send_mut::<Sim>().outcome.take();
+    assert!(outcome.is_some_and(|o| o.passed), "one frame within the budget finishes the run");
+    app.update();
+    assert!(app.should_exit().is_none(), "the viewer's app goes on after the run");
+    assert!(trace.bytes() == trace_of(&s).as_bytes(), "the same trace as the plain loop");
+}

@@ -1,9 +1,9 @@
-//! A scenario simulated on a thread beside the viewer, its trace streamed into a [`Replay`]
-//! as the run goes.
+//! A scenario simulated inside the viewer's app (the same run and round loop as `sim run`),
+//! its trace streamed into a [`Replay`] as the run goes.
 
 use super::*;
 
-/// A scenario simulated on its own thread while its trace streams into a [`Replay`].
+/// A scenario being simulated while its trace streams into a [`Replay`].
 #[derive(Debug)]
 pub struct Live {
     /// What has arrived so far.
@@ -30,26 +30,33 @@ impl Write for ChannelWriter {
 }
 
 impl Live {
-    /// Starts simulating `scenario` (with `seed`, if given); camera images go under `images`.
-    pub fn start(scenario: Scenario, seed: Option<u64>, images: &Path) -> std::io::Result<Live> {
+    /// Sets up a run of `scenario` (with `seed` and `cameras`, if given) whose trace comes
+    /// here; camera images go under `images`. The caller steps the run (the viewer's app, with
+    /// [`crate::app::SimPlugin`]) and [`poll`](Live::poll)s what it wrote.
+    pub fn start(
+        scenario: Scenario,
+        seed: Option<u64>,
+        cameras: Option<crate::camera::CameraMode>,
+        images: &Path,
+    ) -> std::io::Result<(Live, Run)> {
         std::fs::create_dir_all(images.join("images"))?;
         let (tx, rx) = mpsc::channel();
         let options = RunOptions {
             seed,
+            cameras,
             trace: Some(Box::new(ChannelWriter(tx))),
             images: Some(images.to_path_buf()),
             ..RunOptions::default()
         };
-        std::thread::Builder::new().name("live run".into()).spawn(move || {
-            run_plain(&scenario, options);
-        })?;
-        Ok(Live {
+        let run = Run::new(scenario, options);
+        let live = Live {
             replay: Replay::new(images),
             lines: std::sync::Mutex::new(rx),
             pending: Vec::new(),
             done: false,
             error: None,
-        })
+        };
+        Ok((live, run))
     }
 
     /// Takes in what the run wrote since; returns whether anything arrived.
@@ -91,12 +98,10 @@ impl Live {
         self.done && self.pending.is_empty()
     }
 
-    /// Waits until the run has ended (for screenshots and tests).
-    pub fn wait(&mut self) {
-        while !self.is_done() {
-            if !self.poll() {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-        }
+    /// Runs `run` to its end here and takes in all it wrote (for screenshots and tests).
+    pub fn finish(&mut self, mut run: Run) {
+        while run.step() {}
+        drop(run.finish());
+        self.poll();
     }
 }

@@ -9,7 +9,7 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use crate::run::{RunOptions, run_plain};
+use crate::run::{Run, RunOptions};
 use crate::scenario::Scenario;
 pub use crate::trace::Cabinet;
 use crate::trace::{self, CaptureResult, HookItem, Purpose, Reader, SceneAutomat, SceneUser, TraceEvent};

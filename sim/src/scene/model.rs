@@ -320,10 +320,12 @@ struct Drum {
 }
 
 /// Where a slot's ring hangs on its hook; its child is what hangs there.
-#[derive(Component)]
-struct HangPoint {
-    automat: usize,
-    slot: usize,
+#[derive(Component, Debug)]
+pub struct HangPoint {
+    /// The automat, by index.
+    pub automat: usize,
+    /// The slot.
+    pub slot: usize,
     shown: Option<Look>,
 }
 

@@ -1,6 +1,6 @@
 //! `sim view`: the 3D viewer (cargo feature `viewer`). It draws a [`Replay`] frame by frame:
-//! a trace as recorded, or a scenario simulated on a thread beside it (the same run as
-//! `sim run`). [`scene`] builds and moves the automats; [`panels`] is the egui side: controls,
+//! a trace as recorded, or a scenario simulated live inside the viewer's app (the run stepped
+//! by [`crate::app::SimPlugin`], the same run and round loop as `sim run`). [`scene`] builds and moves the automats; [`panels`] is the egui side: controls,
 //! the timeline, the event log, expectations, link traffic and camera images.
 //!
 //! `--screenshot` renders one moment and exits: pipelines compile synchronously there, and
@@ -54,6 +54,8 @@ pub struct ViewOptions {
     pub screenshot: Option<PathBuf>,
     /// Play at 10× for this many frames once drawn, print the frame rate, and exit.
     pub measure_frames: Option<u32>,
+    /// A scenario's camera mode (`None`: the scenario's own, else drawn).
+    pub cameras: Option<crate::camera::CameraMode>,
 }
 
 /// The run being shown.
@@ -128,27 +130,28 @@ struct Shot {
     done: Arc<std::sync::Mutex<Option<Result<(), String>>>>,
 }
 
-/// The replay to show: a recorded trace, or a scenario started live (run to its end first when
-/// nobody watches).
-fn open_model(options: &ViewOptions) -> Result<Model, String> {
+/// The replay to show: a recorded trace, or a scenario set up live, with its run (already
+/// run to its end when nobody watches).
+fn open_model(options: &ViewOptions) -> Result<(Model, Option<crate::run::Run>), String> {
     Ok(match &options.source {
-        Source::Trace(path) => Model::Trace(Replay::load(path).map_err(|e| e.to_string())?),
+        Source::Trace(path) => (Model::Trace(Replay::load(path).map_err(|e| e.to_string())?), None),
         Source::Scenario(s, images) => {
-            let mut live = Live::start((**s).clone(), options.seed, images)
+            let (mut live, run) = Live::start((**s).clone(), options.seed, options.cameras, images)
                 .map_err(|e| format!("cannot start the run: {e}"))?;
             if options.screenshot.is_some() || options.measure_frames.is_some() {
-                live.wait();
+                live.finish(run);
+                (Model::Live(live), None)
             } else {
                 live.poll();
+                (Model::Live(live), Some(run))
             }
-            Model::Live(live)
         }
     })
 }
 
 /// Opens the viewer; returns when its window is closed, or once the screenshot is written.
 pub fn view(options: ViewOptions) -> Result<(), String> {
-    let model = open_model(&options)?;
+    let (model, run) = open_model(&options)?;
     if let Some(e) = match &model {
         Model::Live(l) => l.error.clone(),
         Model::Trace(_) => None,
@@ -206,7 +209,17 @@ pub fn view(options: ViewOptions) -> Result<(), String> {
     .insert_resource(scene::Layout::new(automats))
     .add_systems(PreUpdate, advance)
     .add_systems(Update, unattended_frames)
-    .add_plugins((scene::ScenePlugin, panels::PanelsPlugin));
+    .add_plugins((scene::ViewerScenePlugin, panels::PanelsPlugin));
+    // A live run steps inside this app: the same plugin and round loop as `sim run`, with a
+    // frame's budget so the run keeps ahead of the playhead and the window stays responsive.
+    if let Some(run) = run {
+        app.insert_non_send(crate::app::Sim { run: Some(run), outcome: None }).add_plugins(
+            crate::app::SimPlugin {
+                exit_when_over: false,
+                frame_budget: Some(std::time::Duration::from_millis(8)),
+            },
+        );
+    }
     if let Some(render) = app.get_sub_app_mut(RenderApp) {
         render.insert_resource(waiting).add_systems(Render, count_waiting.in_set(RenderSystems::Cleanup));
     }
@@ -355,7 +368,7 @@ fn regions(layout: &scene::Layout, current: &Current, camera: Option<(&Camera, &
                 .map(|(x, y)| o + Vec3::new(*x, scene::WINDOW_Y + y, z))
                 .collect();
             // The drum's top, seen through the glass top.
-            let r = scene::RADIUS - 0.04;
+            let r = crate::scene::DRUM_RADIUS;
             let drum: Vec<Vec3> = [-r, r]
                 .iter()
                 .flat_map(|x| [-r, r].map(move |z| o + Vec3::new(*x, scene::DRUM_TOP, z)))
