@@ -30,6 +30,7 @@ fn child(frames: u32) {
         at: 20_000_000,
         screenshot: None,
         measure_frames: Some(frames),
+        cameras: None,
     };
     let result = view(options);
     let _ = std::fs::remove_dir_all(&dir);

@@ -196,6 +196,9 @@ impl Offscreen {
                     RenderTarget::from(image.clone()),
                     Projection::Perspective(which.lens(w as f32 / h as f32)),
                     which.transform(origin),
+                    // No multisampling: with 4× MSAA a capture took 1.5× as long on lavapipe (154
+                    // against 101 ms over 423 captures), and the print strokes the controller reads
+                    // are wide enough without it.
                     Msaa::Off,
                     Tonemapping::None,
                     AmbientLight { brightness: ambient, ..default() },
