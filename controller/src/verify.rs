@@ -157,7 +157,8 @@ struct Fob {
     area: u32,
     /// The mask, row-major bits over the box.
     mask: Vec<u8>,
-    /// The print, bits over the box as the mask (with a plate only; `None` without).
+    /// The print, bits over the box as the mask (with a plate only; `None` without). Always
+    /// serialized: the journal's format (postcard) has no field names to leave one out by.
     print: Option<Vec<u8>>,
 }
 
