@@ -65,8 +65,9 @@ impl Variation {
     pub const NONE: Variation =
         Variation { swing: Swing { roll: 0.0, pitch: 0.0, yaw: 0.0 }, light: 1.0, exposure: 1.0, noise: 0.0 };
 
-    /// From a seed: a swing of up to ±0.14 rad sideways, ±0.1 rad to and fro and ±0.3 rad
-    /// turned, the light at 85–115 %, exposure 85–115 %, noise ±5 levels.
+    /// From a seed: a swing of up to ±0.12 rad sideways (roll), ±0.03 rad to and fro (pitch:
+    /// the pocket's back wall keeps it small) and ±0.2 rad turned (yaw), the light at 85–115 %,
+    /// exposure 85–115 %, noise ±5 levels.
     pub fn random(seed: u64) -> Variation {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_CA4E_0000_0001);
         Variation {

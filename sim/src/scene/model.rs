@@ -476,16 +476,17 @@ fn spawn_cabinet(
                 r.spawn(part(c, &kit.dark, at, Vec3::new(0.035, 0.035, 0.012)));
             }
         }
-        // The outer door over the window, hinged on its left edge, with a handle.
-        r.spawn((Hinge(i), Transform::from_xyz(-ww / 2.0 - 0.02, wy, d / 2.0 + 0.02), Visibility::default()))
+        // The outer door over the window, hinged on its right edge (it opens away from the
+        // cutaway, out of the viewer's line of sight into the window), with a handle.
+        r.spawn((Hinge(i), Transform::from_xyz(ww / 2.0 + 0.02, wy, d / 2.0 + 0.02), Visibility::default()))
             .with_children(|hinge| {
                 hinge.spawn(part(
                     c,
                     &kit.dark,
-                    Vec3::new((ww + 0.04) / 2.0, 0.0, 0.0),
+                    Vec3::new(-(ww + 0.04) / 2.0, 0.0, 0.0),
                     Vec3::new(ww + 0.04, wh + 0.04, 0.02),
                 ));
-                hinge.spawn(part(c, &kit.metal, Vec3::new(ww, 0.0, 0.02), Vec3::new(0.015, 0.12, 0.03)));
+                hinge.spawn(part(c, &kit.metal, Vec3::new(-ww, 0.0, 0.02), Vec3::new(0.015, 0.12, 0.03)));
             });
         for (which, material) in leds.into_iter().enumerate() {
             r.spawn((
@@ -636,7 +637,7 @@ fn turn_drums(stage: Res<Stage>, mut drums: Query<(&Drum, &mut Transform)>) {
 fn swing_doors(stage: Res<Stage>, mut hinges: Query<(&Hinge, &mut Transform)>) {
     for (hinge, mut tf) in &mut hinges {
         let Some(p) = stage.poses.get(hinge.0) else { continue };
-        tf.rotation = Quat::from_rotation_y(-p.door.clamp(0.0, 1.0) * 0.58 * PI);
+        tf.rotation = Quat::from_rotation_y(p.door.clamp(0.0, 1.0) * 0.58 * PI);
     }
 }
 

@@ -6,7 +6,7 @@
 //! `--screenshot` renders one moment and exits: pipelines compile synchronously there, and
 //! the picture is taken only once the render world has no pipeline left waiting and several
 //! frames have been drawn since, so the PNG shows the scene, not the black first frames. Beside
-//! the PNG, `<name>.regions.json` says where each automat's window and drum are in it.
+//! the PNG, `<name>.regions.json` says where each automat's window, window slot and drum are in it.
 
 // Bevy systems name their parameters without lifetimes, and take many of them.
 #![allow(elided_lifetimes_in_paths, clippy::too_many_arguments)]
@@ -343,7 +343,8 @@ pub(crate) fn project(
     Some((at, ndc.z >= 0.0 && ndc.x.abs() <= 1.0 && ndc.y.abs() <= 1.0))
 }
 
-/// Where each automat's presentation window and the top of its carousel drum are in the picture, in pixels
+/// Where each automat's presentation window, the fob at its window slot and the top of its
+/// carousel drum are in the picture, in pixels
 /// (`[left, top, right, bottom]`), as JSON: written beside a screenshot, for tests and figure
 /// captions.
 fn regions(layout: &scene::Layout, current: &Current, camera: Option<(&Camera, &GlobalTransform)>) -> String {
@@ -373,10 +374,22 @@ fn regions(layout: &scene::Layout, current: &Current, camera: Option<(&Camera, &
                 .iter()
                 .flat_map(|x| [-r, r].map(move |z| o + Vec3::new(*x, scene::DRUM_TOP, z)))
                 .collect();
+            // Where the fob on the window slot's hook hangs.
+            let hang = crate::scene::HANG_RADIUS;
+            let slot: Vec<Vec3> = [
+                (-0.035, scene::HOOK_Y - 0.13),
+                (0.035, scene::HOOK_Y - 0.13),
+                (-0.035, scene::HOOK_Y),
+                (0.035, scene::HOOK_Y),
+            ]
+            .iter()
+            .map(|(x, y)| o + Vec3::new(*x, *y, hang))
+            .collect();
             let json = |r: Option<[u32; 4]>| r.map_or("null".to_string(), |r| format!("{r:?}"));
             format!(
-                "{{\"automat\": {i}, \"window\": {}, \"drum\": {}}}",
+                "{{\"automat\": {i}, \"window\": {}, \"slot\": {}, \"drum\": {}}}",
                 json(rect_of(&window)),
+                json(rect_of(&slot)),
                 json(rect_of(&drum))
             )
         })

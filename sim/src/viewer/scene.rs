@@ -111,7 +111,7 @@ fn pose_of(replay: &Replay, i: usize, a: &AutomatFrame, t: u64) -> Pose {
 }
 
 /// The follow camera's yaw, pitch (radians) and distance (metres) from the focus.
-const FOLLOW: (f32, f32, f32) = (-0.55, 0.38, 3.2);
+const FOLLOW: (f32, f32, f32) = (-0.4, 0.38, 3.2);
 
 /// The camera: following the automat in view, or orbiting freely (drag to turn, wheel to zoom).
 fn camera(
