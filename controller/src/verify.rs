@@ -354,33 +354,18 @@ fn largest_component(foreground: &[bool], rw: usize, rh: usize) -> (Vec<u32>, u3
 /// Sets every pixel of a `rw`×`rh` mask that the background cannot reach from the border
 /// (4-connected): the holes.
 fn fill_holes(mask: &mut [bool], rw: usize, rh: usize) {
-    let mut outside = vec![false; rw * rh];
-    let mut stack: Vec<usize> = (0..rw * rh)
-        .filter(|&i| {
-            let (x, y) = (i % rw, i / rw);
-            (x == 0 || y == 0 || x + 1 == rw || y + 1 == rh) && !mask[i]
-        })
-        .collect();
-    for &i in &stack {
-        outside[i] = true;
-    }
-    while let Some(i) = stack.pop() {
+    let background: Vec<bool> = mask.iter().map(|&m| !m).collect();
+    let (parts, sizes) = components(&background, rw, rh);
+    // Per label (0: the mask), whether that part of the background touches the border.
+    let mut outside = vec![false; sizes.len() + 1];
+    for (i, &part) in parts.iter().enumerate() {
         let (x, y) = (i % rw, i / rw);
-        let neighbours = [
-            (x > 0).then(|| i - 1),
-            (x + 1 < rw).then_some(i + 1),
-            (y > 0).then(|| i - rw),
-            (y + 1 < rh).then_some(i + rw),
-        ];
-        for j in neighbours.into_iter().flatten() {
-            if !mask[j] && !outside[j] {
-                outside[j] = true;
-                stack.push(j);
-            }
+        if part != 0 && (x == 0 || y == 0 || x + 1 == rw || y + 1 == rh) {
+            outside[part as usize] = true;
         }
     }
-    for (m, o) in mask.iter_mut().zip(outside) {
-        *m = !o;
+    for (m, part) in mask.iter_mut().zip(parts) {
+        *m = !outside[part as usize];
     }
 }
 

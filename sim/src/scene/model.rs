@@ -277,9 +277,9 @@ fn fob_face(shape: Shape) -> (f32, f32) {
     }
 }
 
-/// Dark text on a transparent ground, in the 3×5 font of the drawn cameras: `(image, width,
-/// height)` in font pixels, a pixel of margin around.
-fn print_image(text: &str, ink: [u8; 4], ground: [u8; 4]) -> (Image, u32, u32) {
+/// Text in `ink` on `ground`, in the 3×5 font of the drawn cameras, a font pixel of margin
+/// around.
+fn print_image(text: &str, ink: [u8; 4], ground: [u8; 4]) -> Image {
     let glyphs: Vec<[u8; 5]> = text.chars().take(4).map(look::glyph).collect();
     let (w, h) = ((glyphs.len() as u32 * 4 + 1).max(2), 7u32);
     let mut data = Vec::with_capacity((w * h * 4) as usize);
@@ -302,7 +302,7 @@ fn print_image(text: &str, ink: [u8; 4], ground: [u8; 4]) -> (Image, u32, u32) {
         RenderAssetUsages::RENDER_WORLD,
     );
     image.sampler = ImageSampler::nearest();
-    (image, w, h)
+    image
 }
 
 /// The root of automat `i`'s entities, rebuilt when its slot count changes.
@@ -516,8 +516,7 @@ fn spawn_drum(
             kit.plates
                 .entry(slot)
                 .or_insert_with(|| {
-                    let (image, _, _) =
-                        print_image(&slot.to_string(), [20, 20, 24, 255], [235, 235, 228, 255]);
+                    let image = print_image(&slot.to_string(), [20, 20, 24, 255], [235, 235, 228, 255]);
                     materials.add(StandardMaterial {
                         base_color_texture: Some(images.add(image)),
                         perceptual_roughness: 0.8,
@@ -727,7 +726,7 @@ fn pendant(
             .prints
             .entry(label.clone())
             .or_insert_with(|| {
-                let (image, _, _) = print_image(&label, [18, 18, 20, 255], [0, 0, 0, 0]);
+                let image = print_image(&label, [18, 18, 20, 255], [0, 0, 0, 0]);
                 materials.add(StandardMaterial {
                     base_color_texture: Some(images.add(image)),
                     alpha_mode: AlphaMode::Mask(0.5),
