@@ -12,28 +12,31 @@ fn library(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name)
 }
 
-#[test]
-fn an_unknown_camera_mode_is_refused() {
+/// `sim run --cameras MODE` on a library scenario with `env`: it must exit 2 before running
+/// anything; its standard error.
+fn refused(mode: &str, env: &[(&str, &str)]) -> String {
     let out = sim()
-        .args(["run", "--cameras", "painted"])
+        .envs(env.iter().copied())
+        .args(["run", "--cameras", mode])
         .arg(library("happy_take_and_return.ron"))
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("pass"), "it ran anyway");
+    err
+}
+
+#[test]
+fn an_unknown_camera_mode_is_refused() {
+    let err = refused("painted", &[]);
     assert!(err.contains("painted") && err.contains("rendered"), "{err}");
 }
 
 #[cfg(not(feature = "render"))]
 #[test]
 fn rendered_cameras_without_the_render_feature_are_refused() {
-    let out = sim()
-        .args(["run", "--cameras", "rendered"])
-        .arg(library("happy_take_and_return.ron"))
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused("rendered", &[]);
     assert!(err.contains("`render` feature"), "{err}");
 }
 
@@ -147,40 +150,30 @@ mod rendered {
             s.keys.iter().all(|k| k.tag.is_none()),
             "the keys must be untagged: the camera alone decides"
         );
-        let trace = tempfile::NamedTempFile::new().expect("temp file");
-        let file = trace.reopen().expect("reopens");
-        let options = RunOptions {
-            cameras: Some(CameraMode::Rendered),
-            trace: Some(Box::new(file)),
-            ..RunOptions::default()
+        // The run with rendered cameras: whether it passed, and its trace.
+        let run = || {
+            let trace = tempfile::NamedTempFile::new().expect("temp file");
+            let options = RunOptions {
+                cameras: Some(CameraMode::Rendered),
+                trace: Some(Box::new(trace.reopen().expect("reopens"))),
+                ..RunOptions::default()
+            };
+            let out = run_scenario(&s, options);
+            (out, std::fs::read(trace.path()).expect("reads"))
         };
-        let out = run_scenario(&s, options);
+        let (out, text) = run();
         assert!(out.passed, "{:#?}", out.failures);
-        let text = std::fs::read_to_string(trace.path()).expect("reads");
-        assert!(text.contains("Wrong key"), "the screen never said so");
+        assert!(String::from_utf8_lossy(&text).contains("Wrong key"), "the screen never said so");
         // The same run again writes the same bytes.
-        let again = tempfile::NamedTempFile::new().expect("temp file");
-        let options = RunOptions {
-            cameras: Some(CameraMode::Rendered),
-            trace: Some(Box::new(again.reopen().expect("reopens"))),
-            ..RunOptions::default()
-        };
-        assert!(run_scenario(&s, options).passed);
-        assert!(std::fs::read(again.path()).expect("reads") == text.as_bytes(), "two rendered runs differ");
+        let (again, bytes) = run();
+        assert!(again.passed);
+        assert!(bytes == text, "two rendered runs differ");
     }
 
     #[test]
     fn rendered_cameras_without_a_vulkan_device_are_refused_with_why() {
-        let out = sim()
-            .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
-            .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
-            .args(["run", "--cameras", "rendered"])
-            .arg(library("happy_take_and_return.ron"))
-            .output()
-            .expect("runs");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{err}");
+        let nowhere = "/nonexistent/icd.json";
+        let err = refused("rendered", &[("VK_ICD_FILENAMES", nowhere), ("VK_DRIVER_FILES", nowhere)]);
         assert!(err.contains("Vulkan device") && err.contains("mesa-vulkan-drivers"), "{err}");
-        assert!(!String::from_utf8_lossy(&out.stdout).contains("pass"), "it ran anyway");
     }
 }
